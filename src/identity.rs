@@ -1,0 +1,258 @@
+//! Which identity a Pod gets and with which values: container credentials for
+//! listed ServiceAccounts, else web identity from the SA annotation or the
+//! static mappings; then audience, regional STS, expiration (with clamping)
+//! and region, each from its source in precedence order. Pure: no host calls.
+
+use std::collections::BTreeMap;
+
+use crate::parse;
+use crate::pod::PodFacts;
+use crate::settings::{ContainerCredentials, RoleMapping, Settings};
+
+/// What the policy learnt about the Pod's ServiceAccount.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServiceAccountLookup {
+    /// `lookupServiceAccounts: false`: no host call was made.
+    NotRead,
+    /// Its `metadata.annotations` (string values only).
+    Read(BTreeMap<String, String>),
+    /// Both reads failed; the first line of the last host error.
+    Unreadable(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// IRSA: `AssumeRoleWithWebIdentity` with a projected token.
+    WebIdentity,
+    /// EKS Pod Identity: the node agent serves credentials at a URI.
+    ContainerCredentials,
+}
+
+impl Mode {
+    /// The env pair that makes an AWS SDK pick this identity up.
+    pub fn pair_names(self) -> [&'static str; 2] {
+        match self {
+            Mode::WebIdentity => ["AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"],
+            Mode::ContainerCredentials => [
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+            ],
+        }
+    }
+}
+
+/// Everything the mutation needs, fully resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Identity {
+    pub mode: Mode,
+    /// The role ARN (web identity) or the credentials URI (container credentials).
+    pub credential: String,
+    /// The env value of the token file: mount path joined with the token path,
+    /// in Windows form on Windows Pods.
+    pub token_file: String,
+    pub volume_name: String,
+    pub mount_path: String,
+    pub token_path: String,
+    /// Empty: the volume carries no audience.
+    pub audience: String,
+    pub expiration_seconds: i64,
+    pub regional_sts: bool,
+    /// Empty: no region variables.
+    pub region: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Resolution {
+    pub identity: Option<Identity>,
+    pub warnings: Vec<String>,
+}
+
+pub const WEB_IDENTITY_VOLUME: &str = "aws-iam-token";
+pub const WEB_IDENTITY_TOKEN_PATH: &str = "token";
+/// The lifetime EKS Pod Identity spreads over [`SPREAD_MIN`, 86400].
+const SPREAD_FROM: i64 = 86400;
+const SPREAD_MIN: i64 = 79200;
+
+/// The annotations of one request, read in the precedence the contract gives.
+struct Sources<'a> {
+    settings: &'a Settings,
+    pod: &'a PodFacts,
+    sa: Option<&'a BTreeMap<String, String>>,
+}
+
+impl Sources<'_> {
+    fn key(&self, name: &str) -> String {
+        format!("{}/{name}", self.settings.annotation_prefix)
+    }
+
+    fn sa_annotation(&self, name: &str) -> Option<&str> {
+        self.sa
+            .and_then(|a| a.get(&self.key(name)))
+            .map(String::as_str)
+    }
+
+    fn regional_sts(&self, mapping: Option<bool>) -> bool {
+        self.sa_annotation("sts-regional-endpoints")
+            .and_then(parse::go_bool)
+            .or(mapping)
+            .unwrap_or(self.settings.sts_regional_endpoints)
+    }
+
+    /// Pod annotation, SA annotation (integers only), then `fallback`; clamped.
+    fn expiration(&self, fallback: Option<i64>, warnings: &mut Vec<String>) -> i64 {
+        let key = self.key("token-expiration");
+        let asked = [
+            ("Pod", self.pod.annotation(&key)),
+            ("ServiceAccount", self.sa_annotation("token-expiration")),
+        ]
+        .into_iter()
+        .find_map(|(on, value)| value.and_then(parse::go_int).map(|v| (on, v)));
+        let Some((on, asked)) = asked else {
+            let seconds = fallback.unwrap_or(self.settings.token_expiration);
+            return self.settings.clamp_expiration(seconds);
+        };
+        let clamped = self.settings.clamp_expiration(asked);
+        if clamped != asked {
+            let bound = if clamped > asked {
+                "raised to minTokenExpiration"
+            } else {
+                "lowered to maxTokenExpiration"
+            };
+            warnings.push(format!(
+                "annotation {key} on the {on} asks for {asked} seconds; {bound} ({clamped} seconds)"
+            ));
+        }
+        clamped
+    }
+
+    fn region(&self) -> String {
+        self.settings.aws_default_region.clone()
+    }
+
+    fn token_file(&self, mount_path: &str, token_path: &str) -> String {
+        let path = parse::join_path(mount_path, token_path);
+        if self.pod.is_windows {
+            parse::windows_path(&path)
+        } else {
+            path
+        }
+    }
+}
+
+/// Decides the identity of one Pod. `uid` is the admission request's uid (it
+/// seeds the container-credentials expiration spread).
+pub fn resolve(
+    settings: &Settings,
+    pod: &PodFacts,
+    sa: &ServiceAccountLookup,
+    uid: &str,
+) -> Resolution {
+    let mut warnings = Vec::new();
+    let annotations = match sa {
+        ServiceAccountLookup::Read(annotations) => Some(annotations),
+        ServiceAccountLookup::Unreadable(error) => {
+            warnings.push(format!(
+                "could not read ServiceAccount {}/{}: {error}; continuing without its annotations",
+                pod.namespace, pod.service_account
+            ));
+            None
+        }
+        ServiceAccountLookup::NotRead => None,
+    };
+    let sources = Sources {
+        settings,
+        pod,
+        sa: annotations,
+    };
+    let identity = match listed_container_credentials(settings, pod) {
+        Some(cc) => Some(container_credentials(&sources, cc, uid, &mut warnings)),
+        None => web_identity(&sources, &mut warnings),
+    };
+    Resolution { identity, warnings }
+}
+
+fn listed_container_credentials<'a>(
+    settings: &'a Settings,
+    pod: &PodFacts,
+) -> Option<&'a ContainerCredentials> {
+    settings.container_credentials.as_ref().filter(|cc| {
+        cc.identities
+            .iter()
+            .any(|id| id.namespace == pod.namespace && id.service_account == pod.service_account)
+    })
+}
+
+fn web_identity(sources: &Sources, warnings: &mut Vec<String>) -> Option<Identity> {
+    let (settings, pod) = (sources.settings, sources.pod);
+    let (role_arn, mapping) = match sources.sa_annotation("role-arn").filter(|r| !r.is_empty()) {
+        Some(role) => (role.to_owned(), None),
+        None => {
+            let mapping: &RoleMapping =
+                settings.mapping_for(&pod.namespace, &pod.service_account)?;
+            (mapping.role_arn.clone(), Some(mapping))
+        }
+    };
+    if !parse::looks_like_role_arn(&role_arn) {
+        warnings.push(format!(
+            "role ARN {role_arn:?} for ServiceAccount {}/{} does not look like an IAM role ARN; it is injected as is",
+            pod.namespace, pod.service_account
+        ));
+    }
+    let audience = sources
+        .sa_annotation("audience")
+        .map(str::to_owned)
+        .or_else(|| mapping.and_then(|m| m.audience.clone()))
+        .unwrap_or_else(|| settings.token_audience.clone());
+    Some(Identity {
+        mode: Mode::WebIdentity,
+        token_file: sources.token_file(&settings.token_mount_path, WEB_IDENTITY_TOKEN_PATH),
+        credential: role_arn,
+        volume_name: WEB_IDENTITY_VOLUME.to_owned(),
+        mount_path: settings.token_mount_path.clone(),
+        token_path: WEB_IDENTITY_TOKEN_PATH.to_owned(),
+        audience,
+        expiration_seconds: sources.expiration(mapping.and_then(|m| m.token_expiration), warnings),
+        regional_sts: sources.regional_sts(mapping.and_then(|m| m.sts_regional_endpoints)),
+        region: sources.region(),
+    })
+}
+
+fn container_credentials(
+    sources: &Sources,
+    cc: &ContainerCredentials,
+    uid: &str,
+    warnings: &mut Vec<String>,
+) -> Identity {
+    let pod = sources.pod;
+    // Without the SA, the exact mapping stands in for its annotations (never `*/sa`).
+    let mapping = match sources.sa {
+        Some(_) => None,
+        None => sources
+            .settings
+            .exact_mapping(&pod.namespace, &pod.service_account),
+    };
+    let expiration = sources.expiration(mapping.and_then(|m| m.token_expiration), warnings);
+    Identity {
+        mode: Mode::ContainerCredentials,
+        credential: cc.full_uri.clone(),
+        token_file: sources.token_file(&cc.mount_path, &cc.token_path),
+        volume_name: cc.volume_name.clone(),
+        mount_path: cc.mount_path.clone(),
+        token_path: cc.token_path.clone(),
+        audience: cc.audience.clone(),
+        expiration_seconds: spread_expiration(expiration, uid),
+        regional_sts: sources.regional_sts(mapping.and_then(|m| m.sts_regional_endpoints)),
+        region: sources.region(),
+    }
+}
+
+/// EKS spreads one-day tokens over [22h, 24h] so the node agent's refreshes do
+/// not all land at once. The reference draws a random number; we hash the
+/// request uid so that the same request always gets the same answer.
+pub fn spread_expiration(seconds: i64, uid: &str) -> i64 {
+    if seconds != SPREAD_FROM {
+        return seconds;
+    }
+    let width = (SPREAD_FROM - SPREAD_MIN + 1) as u64;
+    SPREAD_MIN + (parse::stable_hash(uid) % width) as i64
+}

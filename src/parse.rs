@@ -1,0 +1,288 @@
+//! The small parsers with the reference's (Go's) semantics: boolean spellings,
+//! signed base-10 integers, comma-separated lists, the role-ARN check and the
+//! token-file path join.
+
+/// Go's `strconv.ParseBool`: the EKS webhook parses `sts-regional-endpoints` with it.
+pub fn go_bool(s: &str) -> Option<bool> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// Go's `strconv.ParseInt(s, 10, 64)`: an optional sign, then ASCII digits only.
+pub fn go_int(s: &str) -> Option<i64> {
+    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Items of a comma-separated annotation, trimmed, empty items dropped.
+pub fn comma_list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `^arn:aws[a-z0-9-]*:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]+$`, written by hand
+/// so the module carries no regex engine.
+pub fn looks_like_role_arn(arn: &str) -> bool {
+    let Some(rest) = arn.strip_prefix("arn:aws") else {
+        return false;
+    };
+    let Some((partition_tail, rest)) = rest.split_once(":iam::") else {
+        return false;
+    };
+    let partition_ok = partition_tail
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let Some((account, role)) = rest.split_once(":role/") else {
+        return false;
+    };
+    let account_ok = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
+    let role_ok = !role.is_empty()
+        && role
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@/-".contains(&b));
+    partition_ok && account_ok && role_ok
+}
+
+/// Go's `filepath.Join(dir, file)` on a Unix path: joined, then cleaned
+/// (no `//`, no `.` or `..` segments, no trailing `/`).
+pub fn join_path(dir: &str, file: &str) -> String {
+    let rooted = dir.starts_with('/') || (dir.is_empty() && file.starts_with('/'));
+    let mut parts: Vec<&str> = Vec::new();
+    for segment in dir.split('/').chain(file.split('/')) {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                if parts.last().is_some_and(|p| *p != "..") {
+                    parts.pop();
+                } else if !rooted {
+                    parts.push("..");
+                }
+            }
+            other => parts.push(other),
+        }
+    }
+    let joined = parts.join("/");
+    match (rooted, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".to_owned(),
+        (false, false) => joined,
+    }
+}
+
+/// The Windows form of a token file: `C:` then the path with `\` separators.
+pub fn windows_path(path: &str) -> String {
+    format!("C:{}", path.replace('/', "\\"))
+}
+
+/// A DNS-1123 subdomain, the only valid prefix of an annotation key.
+pub fn is_dns_subdomain(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|label| {
+            let bytes = label.as_bytes();
+            !bytes.is_empty()
+                && label.len() <= 63
+                && bytes[0].is_ascii_alphanumeric()
+                && bytes[bytes.len() - 1].is_ascii_alphanumeric()
+                && bytes
+                    .iter()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        })
+}
+
+/// An `http://` or `https://` URL with a non-empty host (an IPv6 literal in brackets is fine).
+pub fn is_http_url(s: &str) -> bool {
+    let Some(rest) = s
+        .strip_prefix("http://")
+        .or_else(|| s.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    if s.chars().any(char::is_whitespace) {
+        return false;
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(bracketed) => match bracketed.split_once(']') {
+            Some((ip, port)) => {
+                let ip_ok = !ip.is_empty()
+                    && ip
+                        .bytes()
+                        .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+                return ip_ok && (port.is_empty() || valid_port(port));
+            }
+            None => return false,
+        },
+        None => authority,
+    };
+    let (name, port) = match host.rsplit_once(':') {
+        Some((name, port)) => (name, Some(port)),
+        None => (host, None),
+    };
+    !name.is_empty() && !name.contains('@') && port.is_none_or(|p| valid_port(&format!(":{p}")))
+}
+
+fn valid_port(colon_port: &str) -> bool {
+    colon_port
+        .strip_prefix(':')
+        .is_some_and(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// FNV-1a, 64 bits: a stable hash that needs no dependency and no random seed.
+pub fn stable_hash(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_bool_accepts_exactly_the_go_spellings() {
+        for (input, expected) in [
+            ("1", Some(true)),
+            ("t", Some(true)),
+            ("T", Some(true)),
+            ("TRUE", Some(true)),
+            ("true", Some(true)),
+            ("True", Some(true)),
+            ("0", Some(false)),
+            ("f", Some(false)),
+            ("F", Some(false)),
+            ("FALSE", Some(false)),
+            ("false", Some(false)),
+            ("False", Some(false)),
+            ("yes", None),
+            ("tRUE", None),
+            (" true", None),
+            ("", None),
+        ] {
+            assert_eq!(go_bool(input), expected, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn go_int_accepts_an_optional_sign_and_digits_only() {
+        for (input, expected) in [
+            ("3600", Some(3600)),
+            ("+3600", Some(3600)),
+            ("-5", Some(-5)),
+            ("007", Some(7)),
+            ("", None),
+            ("+", None),
+            ("1e3", None),
+            ("1.5", None),
+            (" 600", None),
+            ("600s", None),
+            ("99999999999999999999", None),
+        ] {
+            assert_eq!(go_int(input), expected, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn comma_list_trims_items_and_drops_empty_ones() {
+        assert_eq!(comma_list(" a, b ,,c ,"), vec!["a", "b", "c"]);
+        assert!(comma_list(" , ").is_empty());
+    }
+
+    #[test]
+    fn role_arn_check_follows_the_reference_pattern() {
+        for (arn, ok) in [
+            ("arn:aws:iam::111122223333:role/app", true),
+            ("arn:aws-cn:iam::111122223333:role/path/to/app", true),
+            (
+                "arn:aws-us-gov:iam::111122223333:role/a_b+c=d,e.f@g-h",
+                true,
+            ),
+            ("arn:aws:iam::11112222333:role/app", false),
+            ("arn:aws:iam::111122223333:user/app", false),
+            ("arn:aws:iam::111122223333:role/", false),
+            ("arn:aws:iam::111122223333:role/app name", false),
+            ("arn:aws:iam::111122223333:role/äpp", false),
+            ("arn:AWS:iam::111122223333:role/app", false),
+            ("not-an-arn", false),
+        ] {
+            assert_eq!(looks_like_role_arn(arn), ok, "arn {arn:?}");
+        }
+    }
+
+    #[test]
+    fn join_path_cleans_like_go_filepath_join() {
+        for (dir, file, expected) in [
+            (
+                "/var/run/secrets/eks.amazonaws.com/serviceaccount",
+                "token",
+                "/var/run/secrets/eks.amazonaws.com/serviceaccount/token",
+            ),
+            ("/var/run/x/", "token", "/var/run/x/token"),
+            ("/var/run/x", "/token/", "/var/run/x/token"),
+            ("/var//run/./x", "a/../token", "/var/run/x/token"),
+            ("/", "token", "/token"),
+            ("/a", "../../token", "/token"),
+        ] {
+            assert_eq!(join_path(dir, file), expected, "join {dir:?} {file:?}");
+        }
+    }
+
+    #[test]
+    fn windows_path_prefixes_the_drive_and_flips_separators() {
+        assert_eq!(
+            windows_path("/var/run/secrets/eks.amazonaws.com/serviceaccount/token"),
+            r"C:\var\run\secrets\eks.amazonaws.com\serviceaccount\token"
+        );
+    }
+
+    #[test]
+    fn dns_subdomain_check_matches_kubernetes_rules() {
+        for (s, ok) in [
+            ("eks.amazonaws.com", true),
+            ("example.com", true),
+            ("a-b.c1", true),
+            ("", false),
+            ("Eks.amazonaws.com", false),
+            ("-eks.com", false),
+            ("eks..com", false),
+            ("eks.com/", false),
+            ("eks_com", false),
+        ] {
+            assert_eq!(is_dns_subdomain(s), ok, "prefix {s:?}");
+        }
+    }
+
+    #[test]
+    fn http_url_check_accepts_hosts_ports_and_bracketed_ipv6() {
+        for (s, ok) in [
+            ("http://169.254.170.23/v1/credentials", true),
+            ("http://[fd00:ec2::23]/v1/credentials", true),
+            ("https://agent.local:8080/creds", true),
+            ("http://[fd00:ec2::23]:80/v1", true),
+            ("ftp://host/x", false),
+            ("http://", false),
+            ("http:///path", false),
+            ("http://[fd00:ec2::23/v1", false),
+            ("http://host:port/x", false),
+            ("http://host /x", false),
+            ("169.254.170.23/v1/credentials", false),
+        ] {
+            assert_eq!(is_http_url(s), ok, "url {s:?}");
+        }
+    }
+
+    #[test]
+    fn stable_hash_is_fnv1a() {
+        assert_eq!(stable_hash(""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(stable_hash("a"), 0xaf63_dc4c_8601_ec8c);
+    }
+}
