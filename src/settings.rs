@@ -185,13 +185,13 @@ impl Settings {
                 self.min_token_expiration
             ));
         }
-        if let Some(max) = self.max_token_expiration {
-            if max < self.min_token_expiration {
-                return Err(format!(
-                    "maxTokenExpiration: must not be below minTokenExpiration ({}), got {max}",
-                    self.min_token_expiration
-                ));
-            }
+        if let Some(max) = self.max_token_expiration
+            && max < self.min_token_expiration
+        {
+            return Err(format!(
+                "maxTokenExpiration: must not be below minTokenExpiration ({}), got {max}",
+                self.min_token_expiration
+            ));
         }
         self.check_expiration("tokenExpiration", self.token_expiration)?;
         check_absolute("tokenMountPath", &self.token_mount_path)?;
