@@ -9,7 +9,8 @@ use common::*;
 use serde_json::{Value, json};
 
 const URI: &str = "http://169.254.170.23/v1/credentials";
-const CC_FILE: &str = "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount/eks-pod-identity-token";
+const CC_FILE: &str =
+    "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount/eks-pod-identity-token";
 const CC_MOUNT: &str = "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount";
 
 fn listed(extra: Value) -> Value {
@@ -19,7 +20,10 @@ fn listed(extra: Value) -> Value {
 }
 
 fn cc_pair(uri: &str, file: &str) -> Vec<Value> {
-    vec![env("AWS_CONTAINER_CREDENTIALS_FULL_URI", uri), env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", file)]
+    vec![
+        env("AWS_CONTAINER_CREDENTIALS_FULL_URI", uri),
+        env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", file),
+    ]
 }
 
 fn cc_container(name: &str, env: Vec<Value>) -> Value {
@@ -28,7 +32,12 @@ fn cc_container(name: &str, env: Vec<Value>) -> Value {
 }
 
 fn cc_volume(seconds: i64) -> Value {
-    token_volume("eks-pod-identity-token", Some("pods.eks.amazonaws.com"), seconds, "eks-pod-identity-token")
+    token_volume(
+        "eks-pod-identity-token",
+        Some("pods.eks.amazonaws.com"),
+        seconds,
+        "eks-pod-identity-token",
+    )
 }
 
 fn labelled(mut pod: Value, labels: Value) -> Value {
@@ -50,10 +59,15 @@ fn mutated(settings: &Value, request: &Value, answers: &[Answer]) -> (Value, Vec
 #[test]
 fn the_spread_is_stable_in_range_and_differs_across_uids() {
     assert_eq!(spread_expiration(86400, UID), spread_expiration(86400, UID));
-    let values: std::collections::BTreeSet<i64> = (0..2000).map(|i| spread_expiration(86400, &format!("uid-{i}"))).collect();
+    let values: std::collections::BTreeSet<i64> = (0..2000)
+        .map(|i| spread_expiration(86400, &format!("uid-{i}")))
+        .collect();
     assert!(values.iter().all(|v| (79_200..=86_400).contains(v)));
     assert!(values.len() > 1000, "only {} distinct values", values.len());
-    assert!(*values.first().unwrap() < 79_500 && *values.last().unwrap() > 86_100, "does not cover the range");
+    assert!(
+        *values.first().unwrap() < 79_500 && *values.last().unwrap() > 86_100,
+        "does not cover the range"
+    );
     assert_eq!(spread_expiration(3600, UID), 3600);
     assert_eq!(spread_expiration(86401, UID), 86401);
 }
@@ -62,70 +76,238 @@ fn the_spread_is_stable_in_range_and_differs_across_uids() {
 fn container_credentials_rules_give_their_exact_result() {
     let spread = spread_expiration(86400, UID);
     let cases: Vec<(&str, Value, Value, Vec<Answer>, Value)> = vec![
-        ("a listed identity gets the container-credentials pair, label, mount and volume",
-            listed(json!({})), create(pod(json!({}))), vec![sa(json!({}))],
-            labelled(pod(json!({"containers": [cc_container("app", cc_pair(URI, CC_FILE))], "volumes": [cc_volume(spread)]})), enabled())),
-        ("a listed identity wins over the SA's role",
-            listed(json!({})), create(pod(json!({}))), vec![sa_with_role()],
-            labelled(pod(json!({"containers": [cc_container("app", cc_pair(URI, CC_FILE))], "volumes": [cc_volume(spread)]})), enabled())),
-        ("a listed identity wins over a mapping",
+        (
+            "a listed identity gets the container-credentials pair, label, mount and volume",
+            listed(json!({})),
+            create(pod(json!({}))),
+            vec![sa(json!({}))],
+            labelled(
+                pod(
+                    json!({"containers": [cc_container("app", cc_pair(URI, CC_FILE))], "volumes": [cc_volume(spread)]}),
+                ),
+                enabled(),
+            ),
+        ),
+        (
+            "a listed identity wins over the SA's role",
+            listed(json!({})),
+            create(pod(json!({}))),
+            vec![sa_with_role()],
+            labelled(
+                pod(
+                    json!({"containers": [cc_container("app", cc_pair(URI, CC_FILE))], "volumes": [cc_volume(spread)]}),
+                ),
+                enabled(),
+            ),
+        ),
+        (
+            "a listed identity wins over a mapping",
             json!({"serviceAccountRoles": {"team-a/app": {"roleArn": ROLE}}, "containerCredentials": {"identities": [{"namespace": "team-a", "serviceAccount": "app"}]}}),
-            create(pod(json!({}))), vec![sa(json!({}))],
-            labelled(pod(json!({"containers": [cc_container("app", cc_pair(URI, CC_FILE))], "volumes": [cc_volume(spread)]})), enabled())),
-        ("the label is added beside existing labels and overwrites its own key",
-            listed(json!({})), create(labelled(pod(json!({})), json!({"app": "x", "eks.amazonaws.com/pod-identity": "disabled"}))), vec![sa(json!({}))],
-            labelled(pod(json!({"containers": [cc_container("app", cc_pair(URI, CC_FILE))], "volumes": [cc_volume(spread)]})), json!({"app": "x", "eks.amazonaws.com/pod-identity": "enabled"}))),
-        ("custom volume, mount, token path and URI are used",
-            listed(json!({"fullUri": "http://[fd00:ec2::23]/v1/credentials", "audience": "aud", "mountPath": "/pi/", "volumeName": "pi-token", "tokenPath": "t"})),
-            create(pod(json!({}))), vec![sa(json!({}))],
-            labelled(pod(json!({"containers": [{"name": "app", "image": "busybox", "env": cc_pair("http://[fd00:ec2::23]/v1/credentials", "/pi/t"), "volumeMounts": [{"name": "pi-token", "readOnly": true, "mountPath": "/pi/"}]}],
-                "volumes": [token_volume("pi-token", Some("aud"), spread, "t")]})), enabled())),
-        ("regional STS and expiration come from the SA annotations when it was read",
-            listed(json!({})), create(pod(json!({}))), vec![sa(json!({"eks.amazonaws.com/sts-regional-endpoints": "true", "eks.amazonaws.com/token-expiration": "7200"}))],
-            labelled(pod(json!({"containers": [cc_container("app", [vec![env("AWS_STS_REGIONAL_ENDPOINTS", "regional")], cc_pair(URI, CC_FILE)].concat())], "volumes": [cc_volume(7200)]})), enabled())),
-        ("without the SA, the exact mapping gives regional STS and expiration",
+            create(pod(json!({}))),
+            vec![sa(json!({}))],
+            labelled(
+                pod(
+                    json!({"containers": [cc_container("app", cc_pair(URI, CC_FILE))], "volumes": [cc_volume(spread)]}),
+                ),
+                enabled(),
+            ),
+        ),
+        (
+            "the label is added beside existing labels and overwrites its own key",
+            listed(json!({})),
+            create(labelled(
+                pod(json!({})),
+                json!({"app": "x", "eks.amazonaws.com/pod-identity": "disabled"}),
+            )),
+            vec![sa(json!({}))],
+            labelled(
+                pod(
+                    json!({"containers": [cc_container("app", cc_pair(URI, CC_FILE))], "volumes": [cc_volume(spread)]}),
+                ),
+                json!({"app": "x", "eks.amazonaws.com/pod-identity": "enabled"}),
+            ),
+        ),
+        (
+            "custom volume, mount, token path and URI are used",
+            listed(
+                json!({"fullUri": "http://[fd00:ec2::23]/v1/credentials", "audience": "aud", "mountPath": "/pi/", "volumeName": "pi-token", "tokenPath": "t"}),
+            ),
+            create(pod(json!({}))),
+            vec![sa(json!({}))],
+            labelled(
+                pod(
+                    json!({"containers": [{"name": "app", "image": "busybox", "env": cc_pair("http://[fd00:ec2::23]/v1/credentials", "/pi/t"), "volumeMounts": [{"name": "pi-token", "readOnly": true, "mountPath": "/pi/"}]}],
+                "volumes": [token_volume("pi-token", Some("aud"), spread, "t")]}),
+                ),
+                enabled(),
+            ),
+        ),
+        (
+            "regional STS and expiration come from the SA annotations when it was read",
+            listed(json!({})),
+            create(pod(json!({}))),
+            vec![sa(
+                json!({"eks.amazonaws.com/sts-regional-endpoints": "true", "eks.amazonaws.com/token-expiration": "7200"}),
+            )],
+            labelled(
+                pod(
+                    json!({"containers": [cc_container("app", [vec![env("AWS_STS_REGIONAL_ENDPOINTS", "regional")], cc_pair(URI, CC_FILE)].concat())], "volumes": [cc_volume(7200)]}),
+                ),
+                enabled(),
+            ),
+        ),
+        (
+            "without the SA, the exact mapping gives regional STS and expiration",
             json!({"lookupServiceAccounts": false, "serviceAccountRoles": {"team-a/app": {"roleArn": ROLE, "stsRegionalEndpoints": true, "tokenExpiration": 3600}},
                 "containerCredentials": {"identities": [{"namespace": "team-a", "serviceAccount": "app"}]}}),
-            create(pod(json!({}))), vec![],
-            labelled(pod(json!({"containers": [cc_container("app", [vec![env("AWS_STS_REGIONAL_ENDPOINTS", "regional")], cc_pair(URI, CC_FILE)].concat())], "volumes": [cc_volume(3600)]})), enabled())),
-        ("without the SA, the wildcard mapping is not used",
+            create(pod(json!({}))),
+            vec![],
+            labelled(
+                pod(
+                    json!({"containers": [cc_container("app", [vec![env("AWS_STS_REGIONAL_ENDPOINTS", "regional")], cc_pair(URI, CC_FILE)].concat())], "volumes": [cc_volume(3600)]}),
+                ),
+                enabled(),
+            ),
+        ),
+        (
+            "without the SA, the wildcard mapping is not used",
             json!({"lookupServiceAccounts": false, "serviceAccountRoles": {"*/app": {"roleArn": ROLE, "stsRegionalEndpoints": true, "tokenExpiration": 3600}},
                 "containerCredentials": {"identities": [{"namespace": "team-a", "serviceAccount": "app"}]}}),
-            create(pod(json!({}))), vec![],
-            labelled(pod(json!({"containers": [cc_container("app", cc_pair(URI, CC_FILE))], "volumes": [cc_volume(spread)]})), enabled())),
-        ("when the SA was read, its missing annotations fall back to the settings, not the mapping",
+            create(pod(json!({}))),
+            vec![],
+            labelled(
+                pod(
+                    json!({"containers": [cc_container("app", cc_pair(URI, CC_FILE))], "volumes": [cc_volume(spread)]}),
+                ),
+                enabled(),
+            ),
+        ),
+        (
+            "when the SA was read, its missing annotations fall back to the settings, not the mapping",
             json!({"stsRegionalEndpoints": false, "tokenExpiration": 43200, "serviceAccountRoles": {"team-a/app": {"roleArn": ROLE, "stsRegionalEndpoints": true, "tokenExpiration": 3600}},
                 "containerCredentials": {"identities": [{"namespace": "team-a", "serviceAccount": "app"}]}}),
-            create(pod(json!({}))), vec![sa(json!({}))],
-            labelled(pod(json!({"containers": [cc_container("app", cc_pair(URI, CC_FILE))], "volumes": [cc_volume(43200)]})), enabled())),
-        ("the Pod expiration annotation still wins, and is clamped",
-            listed(json!({})), create({ let mut p = pod(json!({})); p["metadata"]["annotations"] = json!({"eks.amazonaws.com/token-expiration": "100"}); p }), vec![sa(json!({"eks.amazonaws.com/token-expiration": "7200"}))],
-            { let mut p = labelled(pod(json!({"containers": [cc_container("app", cc_pair(URI, CC_FILE))], "volumes": [cc_volume(600)]})), enabled()); p["metadata"]["annotations"] = json!({"eks.amazonaws.com/token-expiration": "100"}); p }),
-        ("a container with the web-identity pair still gets the container-credentials pair",
-            listed(json!({})), create(pod(json!({"containers": [{"name": "app", "image": "busybox", "env": web_pair(ROLE, TOKEN_FILE)}]}))), vec![sa(json!({}))],
-            labelled(pod(json!({"containers": [cc_container("app", [web_pair(ROLE, TOKEN_FILE), cc_pair(URI, CC_FILE)].concat())], "volumes": [cc_volume(spread)]})), enabled())),
-        ("a conflicting volume of the same name is kept and not duplicated",
-            listed(json!({})), create(pod(json!({"volumes": [{"name": "eks-pod-identity-token", "emptyDir": {}}]}))), vec![sa(json!({}))],
-            labelled(pod(json!({"containers": [cc_container("app", cc_pair(URI, CC_FILE))], "volumes": [{"name": "eks-pod-identity-token", "emptyDir": {}}]})), enabled())),
-        ("skip-containers applies to container credentials",
-            listed(json!({})), create({ let mut p = pod(json!({"containers": [{"name": "app", "image": "busybox"}, {"name": "proxy", "image": "busybox"}]})); p["metadata"]["annotations"] = json!({"eks.amazonaws.com/skip-containers": "proxy"}); p }), vec![sa(json!({}))],
-            { let mut p = labelled(pod(json!({"containers": [cc_container("app", cc_pair(URI, CC_FILE)), {"name": "proxy", "image": "busybox"}], "volumes": [cc_volume(spread)]})), enabled()); p["metadata"]["annotations"] = json!({"eks.amazonaws.com/skip-containers": "proxy"}); p }),
-        ("a Windows Pod gets the Windows token path",
-            listed(json!({})), create(pod(json!({"os": {"name": "windows"}}))), vec![sa(json!({}))],
-            labelled(pod(json!({"os": {"name": "windows"}, "containers": [cc_container("app", cc_pair(URI, r"C:\var\run\secrets\pods.eks.amazonaws.com\serviceaccount\eks-pod-identity-token"))], "volumes": [cc_volume(spread)]})), enabled())),
-        ("a region is injected in this mode too",
-            json!({"awsDefaultRegion": "eu-west-1", "containerCredentials": {"identities": [{"namespace": "team-a", "serviceAccount": "app"}]}}), create(pod(json!({}))), vec![sa(json!({}))],
-            labelled(pod(json!({"containers": [cc_container("app", [vec![env("AWS_DEFAULT_REGION", "eu-west-1"), env("AWS_REGION", "eu-west-1")], cc_pair(URI, CC_FILE)].concat())], "volumes": [cc_volume(spread)]})), enabled())),
+            create(pod(json!({}))),
+            vec![sa(json!({}))],
+            labelled(
+                pod(
+                    json!({"containers": [cc_container("app", cc_pair(URI, CC_FILE))], "volumes": [cc_volume(43200)]}),
+                ),
+                enabled(),
+            ),
+        ),
+        (
+            "the Pod expiration annotation still wins, and is clamped",
+            listed(json!({})),
+            create({
+                let mut p = pod(json!({}));
+                p["metadata"]["annotations"] = json!({"eks.amazonaws.com/token-expiration": "100"});
+                p
+            }),
+            vec![sa(json!({"eks.amazonaws.com/token-expiration": "7200"}))],
+            {
+                let mut p = labelled(
+                    pod(
+                        json!({"containers": [cc_container("app", cc_pair(URI, CC_FILE))], "volumes": [cc_volume(600)]}),
+                    ),
+                    enabled(),
+                );
+                p["metadata"]["annotations"] = json!({"eks.amazonaws.com/token-expiration": "100"});
+                p
+            },
+        ),
+        (
+            "a container with the web-identity pair still gets the container-credentials pair",
+            listed(json!({})),
+            create(pod(
+                json!({"containers": [{"name": "app", "image": "busybox", "env": web_pair(ROLE, TOKEN_FILE)}]}),
+            )),
+            vec![sa(json!({}))],
+            labelled(
+                pod(
+                    json!({"containers": [cc_container("app", [web_pair(ROLE, TOKEN_FILE), cc_pair(URI, CC_FILE)].concat())], "volumes": [cc_volume(spread)]}),
+                ),
+                enabled(),
+            ),
+        ),
+        (
+            "a conflicting volume of the same name is kept and not duplicated",
+            listed(json!({})),
+            create(pod(
+                json!({"volumes": [{"name": "eks-pod-identity-token", "emptyDir": {}}]}),
+            )),
+            vec![sa(json!({}))],
+            labelled(
+                pod(
+                    json!({"containers": [cc_container("app", cc_pair(URI, CC_FILE))], "volumes": [{"name": "eks-pod-identity-token", "emptyDir": {}}]}),
+                ),
+                enabled(),
+            ),
+        ),
+        (
+            "skip-containers applies to container credentials",
+            listed(json!({})),
+            create({
+                let mut p = pod(
+                    json!({"containers": [{"name": "app", "image": "busybox"}, {"name": "proxy", "image": "busybox"}]}),
+                );
+                p["metadata"]["annotations"] =
+                    json!({"eks.amazonaws.com/skip-containers": "proxy"});
+                p
+            }),
+            vec![sa(json!({}))],
+            {
+                let mut p = labelled(
+                    pod(
+                        json!({"containers": [cc_container("app", cc_pair(URI, CC_FILE)), {"name": "proxy", "image": "busybox"}], "volumes": [cc_volume(spread)]}),
+                    ),
+                    enabled(),
+                );
+                p["metadata"]["annotations"] =
+                    json!({"eks.amazonaws.com/skip-containers": "proxy"});
+                p
+            },
+        ),
+        (
+            "a Windows Pod gets the Windows token path",
+            listed(json!({})),
+            create(pod(json!({"os": {"name": "windows"}}))),
+            vec![sa(json!({}))],
+            labelled(
+                pod(
+                    json!({"os": {"name": "windows"}, "containers": [cc_container("app", cc_pair(URI, r"C:\var\run\secrets\pods.eks.amazonaws.com\serviceaccount\eks-pod-identity-token"))], "volumes": [cc_volume(spread)]}),
+                ),
+                enabled(),
+            ),
+        ),
+        (
+            "a region is injected in this mode too",
+            json!({"awsDefaultRegion": "eu-west-1", "containerCredentials": {"identities": [{"namespace": "team-a", "serviceAccount": "app"}]}}),
+            create(pod(json!({}))),
+            vec![sa(json!({}))],
+            labelled(
+                pod(
+                    json!({"containers": [cc_container("app", [vec![env("AWS_DEFAULT_REGION", "eu-west-1"), env("AWS_REGION", "eu-west-1")], cc_pair(URI, CC_FILE)].concat())], "volumes": [cc_volume(spread)]}),
+                ),
+                enabled(),
+            ),
+        ),
     ];
     for (name, settings, request, answers, expected) in cases {
         let (object, warnings) = mutated(&settings, &request, &answers);
         assert_eq!(object, expected, "{name}");
         let clamp_warning = name.contains("clamped");
-        assert_eq!(warnings.len(), usize::from(clamp_warning), "{name}: {warnings:?}");
+        assert_eq!(
+            warnings.len(),
+            usize::from(clamp_warning),
+            "{name}: {warnings:?}"
+        );
         let mut again = request.clone();
         again["object"] = object;
         let rerun = evaluate(&settings, &again, &answers).outcome;
-        assert!(matches!(rerun, Outcome::Accept { .. }), "{name}: not idempotent: {rerun:?}");
+        assert!(
+            matches!(rerun, Outcome::Accept { .. }),
+            "{name}: not idempotent: {rerun:?}"
+        );
     }
 }
 

@@ -11,7 +11,10 @@ use serde_json::json;
 /// (name, namespace, disable_cache) of each call.
 fn calls(run: &Run) -> Vec<(String, Option<String>, bool)> {
     for call in &run.calls {
-        assert_eq!((call.api_version.as_str(), call.kind.as_str()), ("v1", "ServiceAccount"));
+        assert_eq!(
+            (call.api_version.as_str(), call.kind.as_str()),
+            ("v1", "ServiceAccount")
+        );
         assert_eq!(call.field_masks, None);
     }
     run.calls
@@ -31,15 +34,71 @@ fn host_calls_carry_the_exact_fields_the_contract_gives() {
     no_request_namespace["namespace"] = json!("");
     no_request_namespace["object"]["metadata"]["namespace"] = json!("from-metadata");
     let cases = [
-        ("one cached read when the SA is found", json!({}), with_sa(json!({})), vec![sa_with_role()], vec![call("app", "team-a", false)]),
-        ("a failed cached read is retried once, uncached", json!({}), with_sa(json!({})), vec![not_found(), not_found()], vec![call("app", "team-a", false), call("app", "team-a", true)]),
-        ("cacheServiceAccounts false reads live, once", json!({"cacheServiceAccounts": false}), with_sa(json!({})), vec![not_found()], vec![call("app", "team-a", true)]),
-        ("lookupServiceAccounts false makes no call", json!({"lookupServiceAccounts": false}), with_sa(json!({})), vec![], vec![]),
-        ("the deprecated serviceAccount field names the SA", json!({}), with_sa(json!({"serviceAccountName": "", "serviceAccount": "legacy"})), vec![sa(json!({}))], vec![call("legacy", "team-a", false)]),
-        ("a Pod without an SA uses default", json!({}), create(json!({"spec": {"containers": []}})), vec![sa(json!({}))], vec![call("default", "team-a", false)]),
-        ("the namespace falls back to metadata.namespace", json!({}), no_request_namespace, vec![sa(json!({}))], vec![call("app", "from-metadata", false)]),
-        ("a skipped Pod makes no call", json!({}), create(json!({"metadata": {"labels": {"eks.amazonaws.com/skip-pod-identity-webhook": "x"}}, "spec": {}})), vec![], vec![]),
-        ("a malformed Pod makes no call", json!({}), create(json!({"spec": "x"})), vec![], vec![]),
+        (
+            "one cached read when the SA is found",
+            json!({}),
+            with_sa(json!({})),
+            vec![sa_with_role()],
+            vec![call("app", "team-a", false)],
+        ),
+        (
+            "a failed cached read is retried once, uncached",
+            json!({}),
+            with_sa(json!({})),
+            vec![not_found(), not_found()],
+            vec![call("app", "team-a", false), call("app", "team-a", true)],
+        ),
+        (
+            "cacheServiceAccounts false reads live, once",
+            json!({"cacheServiceAccounts": false}),
+            with_sa(json!({})),
+            vec![not_found()],
+            vec![call("app", "team-a", true)],
+        ),
+        (
+            "lookupServiceAccounts false makes no call",
+            json!({"lookupServiceAccounts": false}),
+            with_sa(json!({})),
+            vec![],
+            vec![],
+        ),
+        (
+            "the deprecated serviceAccount field names the SA",
+            json!({}),
+            with_sa(json!({"serviceAccountName": "", "serviceAccount": "legacy"})),
+            vec![sa(json!({}))],
+            vec![call("legacy", "team-a", false)],
+        ),
+        (
+            "a Pod without an SA uses default",
+            json!({}),
+            create(json!({"spec": {"containers": []}})),
+            vec![sa(json!({}))],
+            vec![call("default", "team-a", false)],
+        ),
+        (
+            "the namespace falls back to metadata.namespace",
+            json!({}),
+            no_request_namespace,
+            vec![sa(json!({}))],
+            vec![call("app", "from-metadata", false)],
+        ),
+        (
+            "a skipped Pod makes no call",
+            json!({}),
+            create(
+                json!({"metadata": {"labels": {"eks.amazonaws.com/skip-pod-identity-webhook": "x"}}, "spec": {}}),
+            ),
+            vec![],
+            vec![],
+        ),
+        (
+            "a malformed Pod makes no call",
+            json!({}),
+            create(json!({"spec": "x"})),
+            vec![],
+            vec![],
+        ),
     ];
     for (name, settings, request, answers, expected) in cases {
         let run = evaluate(&settings, &request, &answers);
@@ -51,10 +110,20 @@ fn host_calls_carry_the_exact_fields_the_contract_gives() {
 fn an_unparseable_payload_is_a_400_not_a_guest_error() {
     let mut read = |_: &_| -> Result<Vec<u8>, String> { Err("no call expected".to_owned()) };
     let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
-    for payload in [b"".to_vec(), b"not json".to_vec(), b"[1,2]".to_vec(), deep.into_bytes()] {
+    for payload in [
+        b"".to_vec(),
+        b"not json".to_vec(),
+        b"[1,2]".to_vec(),
+        deep.into_bytes(),
+    ] {
         let outcome = aws_pod_identity_policy::admission::evaluate(&payload, &mut read);
         match outcome {
-            Outcome::Reject { code: 400, message, .. } => assert!(message.starts_with("cannot parse the validation request"), "{message}"),
+            Outcome::Reject {
+                code: 400, message, ..
+            } => assert!(
+                message.starts_with("cannot parse the validation request"),
+                "{message}"
+            ),
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -63,7 +132,10 @@ fn an_unparseable_payload_is_a_400_not_a_guest_error() {
 #[test]
 fn responses_dedupe_warnings_and_carry_at_most_ten() {
     let warnings: Vec<String> = (0..15).map(|i| format!("w{}", i % 12)).collect();
-    let response = response(Outcome::Mutate { object: json!({"a": 1}), warnings });
+    let response = response(Outcome::Mutate {
+        object: json!({"a": 1}),
+        warnings,
+    });
     let expected: Vec<String> = (0..10).map(|i| format!("w{i}")).collect();
     assert_eq!(response.warnings, Some(expected));
     assert!(response.accepted);
@@ -73,9 +145,21 @@ fn responses_dedupe_warnings_and_carry_at_most_ten() {
 #[test]
 fn responses_map_each_outcome_to_the_sdk_fields() {
     let accept = response(Outcome::Accept { warnings: vec![] });
-    assert!(accept.accepted && accept.mutated_object.is_none() && accept.warnings.is_none() && accept.code.is_none());
-    let reject = response(Outcome::Reject { code: 400, message: "spec is missing".to_owned(), warnings: vec!["w".to_owned()] });
+    assert!(
+        accept.accepted
+            && accept.mutated_object.is_none()
+            && accept.warnings.is_none()
+            && accept.code.is_none()
+    );
+    let reject = response(Outcome::Reject {
+        code: 400,
+        message: "spec is missing".to_owned(),
+        warnings: vec!["w".to_owned()],
+    });
     assert!(!reject.accepted);
-    assert_eq!((reject.code, reject.message.as_deref()), (Some(400), Some("spec is missing")));
+    assert_eq!(
+        (reject.code, reject.message.as_deref()),
+        (Some(400), Some("spec is missing"))
+    );
     assert_eq!(reject.warnings, Some(vec!["w".to_owned()]));
 }

@@ -20,9 +20,23 @@ fn empty_settings_are_the_documented_defaults() {
     assert_eq!(settings, Settings::default());
     assert_eq!(settings.annotation_prefix, "eks.amazonaws.com");
     assert_eq!(settings.token_audience, "sts.amazonaws.com");
-    assert_eq!((settings.token_expiration, settings.min_token_expiration, settings.max_token_expiration), (86400, 600, None));
-    assert_eq!(settings.token_mount_path, "/var/run/secrets/eks.amazonaws.com/serviceaccount");
-    assert!(settings.lookup_service_accounts && settings.cache_service_accounts && !settings.sts_regional_endpoints);
+    assert_eq!(
+        (
+            settings.token_expiration,
+            settings.min_token_expiration,
+            settings.max_token_expiration
+        ),
+        (86400, 600, None)
+    );
+    assert_eq!(
+        settings.token_mount_path,
+        "/var/run/secrets/eks.amazonaws.com/serviceaccount"
+    );
+    assert!(
+        settings.lookup_service_accounts
+            && settings.cache_service_accounts
+            && !settings.sts_regional_endpoints
+    );
     assert_eq!(settings.container_credentials, None);
     assert_eq!(check(&json!({})), Ok(()));
     assert_eq!(check(&Value::Null), Ok(()));
@@ -35,7 +49,10 @@ fn null_means_the_default_at_every_level() {
     assert_eq!(settings.token_expiration, 86400);
     assert_eq!(settings.annotation_prefix, "eks.amazonaws.com");
     assert_eq!(settings.service_account_roles["a/b"].audience, None);
-    assert_eq!(settings.container_credentials, Some(ContainerCredentials::default()));
+    assert_eq!(
+        settings.container_credentials,
+        Some(ContainerCredentials::default())
+    );
 }
 
 #[test]
@@ -56,48 +73,161 @@ fn valid_settings_are_accepted() {
 fn every_settings_mistake_is_rejected_naming_the_field() {
     let cc = |fields: Value| json!({"containerCredentials": fields});
     for (settings, field) in [
-        (json!({"tokenExpirations": 1}), "unknown field \"tokenExpirations\""),
-        (json!({"serviceAccountRoles": {"a/b": {"roleArn": "r", "role": "x"}}}), "serviceAccountRoles[\"a/b\"]: unknown field \"role\""),
-        (cc(json!({"uri": "x"})), "containerCredentials: unknown field \"uri\""),
-        (cc(json!({"identities": [{"namespace": "a", "serviceAccount": "b", "x": 1}]})), "containerCredentials.identities[0]: unknown field \"x\""),
-        (json!({"tokenExpiration": "3600"}), "tokenExpiration: must be an integer"),
-        (json!({"tokenExpiration": 3600.5}), "tokenExpiration: must be an integer"),
-        (json!({"lookupServiceAccounts": "false"}), "lookupServiceAccounts: must be a boolean"),
-        (json!({"annotationPrefix": 1}), "annotationPrefix: must be a string"),
-        (json!({"serviceAccountRoles": []}), "serviceAccountRoles: must be an object"),
-        (json!({"serviceAccountRoles": {"a/b": "arn"}}), "serviceAccountRoles[\"a/b\"]: must be an object"),
-        (json!({"serviceAccountRoles": {"a/b": {"roleArn": "r", "tokenExpiration": "1"}}}), "serviceAccountRoles[\"a/b\"].tokenExpiration: must be an integer"),
-        (cc(json!({"identities": {}})), "containerCredentials.identities: must be a list"),
-        (json!({"containerCredentials": true}), "containerCredentials: must be an object"),
-        (json!({"tokenExpiration": 599}), "tokenExpiration: must be at least minTokenExpiration"),
-        (json!({"minTokenExpiration": 599}), "minTokenExpiration: must be at least 600"),
-        (json!({"minTokenExpiration": 1200, "maxTokenExpiration": 900}), "maxTokenExpiration: must not be below minTokenExpiration"),
-        (json!({"maxTokenExpiration": 3600}), "tokenExpiration: must be at most maxTokenExpiration"),
-        (json!({"minTokenExpiration": 90000}), "tokenExpiration: must be at least minTokenExpiration"),
-        (json!({"tokenMountPath": "var/run"}), "tokenMountPath: must be an absolute path"),
-        (json!({"serviceAccountRoles": {"app": {"roleArn": "r"}}}), "serviceAccountRoles[\"app\"]: the key must be"),
-        (json!({"serviceAccountRoles": {"a/b/c": {"roleArn": "r"}}}), "serviceAccountRoles[\"a/b/c\"]: the key must be"),
-        (json!({"serviceAccountRoles": {"/b": {"roleArn": "r"}}}), "serviceAccountRoles[\"/b\"]: the key must be"),
-        (json!({"serviceAccountRoles": {"a/": {"roleArn": "r"}}}), "serviceAccountRoles[\"a/\"]: the key must be"),
-        (json!({"serviceAccountRoles": {"a/b": {"roleArn": ""}}}), "serviceAccountRoles[\"a/b\"].roleArn: must not be empty"),
-        (json!({"serviceAccountRoles": {"a/b": {}}}), "serviceAccountRoles[\"a/b\"].roleArn: must not be empty"),
-        (json!({"serviceAccountRoles": {"a/b": {"roleArn": "r", "tokenExpiration": 60}}}), "serviceAccountRoles[\"a/b\"].tokenExpiration: must be at least"),
-        (json!({"maxTokenExpiration": 3600, "tokenExpiration": 3600, "serviceAccountRoles": {"a/b": {"roleArn": "r", "tokenExpiration": 7200}}}), "serviceAccountRoles[\"a/b\"].tokenExpiration: must be at most"),
+        (
+            json!({"tokenExpirations": 1}),
+            "unknown field \"tokenExpirations\"",
+        ),
+        (
+            json!({"serviceAccountRoles": {"a/b": {"roleArn": "r", "role": "x"}}}),
+            "serviceAccountRoles[\"a/b\"]: unknown field \"role\"",
+        ),
+        (
+            cc(json!({"uri": "x"})),
+            "containerCredentials: unknown field \"uri\"",
+        ),
+        (
+            cc(json!({"identities": [{"namespace": "a", "serviceAccount": "b", "x": 1}]})),
+            "containerCredentials.identities[0]: unknown field \"x\"",
+        ),
+        (
+            json!({"tokenExpiration": "3600"}),
+            "tokenExpiration: must be an integer",
+        ),
+        (
+            json!({"tokenExpiration": 3600.5}),
+            "tokenExpiration: must be an integer",
+        ),
+        (
+            json!({"lookupServiceAccounts": "false"}),
+            "lookupServiceAccounts: must be a boolean",
+        ),
+        (
+            json!({"annotationPrefix": 1}),
+            "annotationPrefix: must be a string",
+        ),
+        (
+            json!({"serviceAccountRoles": []}),
+            "serviceAccountRoles: must be an object",
+        ),
+        (
+            json!({"serviceAccountRoles": {"a/b": "arn"}}),
+            "serviceAccountRoles[\"a/b\"]: must be an object",
+        ),
+        (
+            json!({"serviceAccountRoles": {"a/b": {"roleArn": "r", "tokenExpiration": "1"}}}),
+            "serviceAccountRoles[\"a/b\"].tokenExpiration: must be an integer",
+        ),
+        (
+            cc(json!({"identities": {}})),
+            "containerCredentials.identities: must be a list",
+        ),
+        (
+            json!({"containerCredentials": true}),
+            "containerCredentials: must be an object",
+        ),
+        (
+            json!({"tokenExpiration": 599}),
+            "tokenExpiration: must be at least minTokenExpiration",
+        ),
+        (
+            json!({"minTokenExpiration": 599}),
+            "minTokenExpiration: must be at least 600",
+        ),
+        (
+            json!({"minTokenExpiration": 1200, "maxTokenExpiration": 900}),
+            "maxTokenExpiration: must not be below minTokenExpiration",
+        ),
+        (
+            json!({"maxTokenExpiration": 3600}),
+            "tokenExpiration: must be at most maxTokenExpiration",
+        ),
+        (
+            json!({"minTokenExpiration": 90000}),
+            "tokenExpiration: must be at least minTokenExpiration",
+        ),
+        (
+            json!({"tokenMountPath": "var/run"}),
+            "tokenMountPath: must be an absolute path",
+        ),
+        (
+            json!({"serviceAccountRoles": {"app": {"roleArn": "r"}}}),
+            "serviceAccountRoles[\"app\"]: the key must be",
+        ),
+        (
+            json!({"serviceAccountRoles": {"a/b/c": {"roleArn": "r"}}}),
+            "serviceAccountRoles[\"a/b/c\"]: the key must be",
+        ),
+        (
+            json!({"serviceAccountRoles": {"/b": {"roleArn": "r"}}}),
+            "serviceAccountRoles[\"/b\"]: the key must be",
+        ),
+        (
+            json!({"serviceAccountRoles": {"a/": {"roleArn": "r"}}}),
+            "serviceAccountRoles[\"a/\"]: the key must be",
+        ),
+        (
+            json!({"serviceAccountRoles": {"a/b": {"roleArn": ""}}}),
+            "serviceAccountRoles[\"a/b\"].roleArn: must not be empty",
+        ),
+        (
+            json!({"serviceAccountRoles": {"a/b": {}}}),
+            "serviceAccountRoles[\"a/b\"].roleArn: must not be empty",
+        ),
+        (
+            json!({"serviceAccountRoles": {"a/b": {"roleArn": "r", "tokenExpiration": 60}}}),
+            "serviceAccountRoles[\"a/b\"].tokenExpiration: must be at least",
+        ),
+        (
+            json!({"maxTokenExpiration": 3600, "tokenExpiration": 3600, "serviceAccountRoles": {"a/b": {"roleArn": "r", "tokenExpiration": 7200}}}),
+            "serviceAccountRoles[\"a/b\"].tokenExpiration: must be at most",
+        ),
         (json!({"annotationPrefix": ""}), "annotationPrefix:"),
         (json!({"annotationPrefix": "EKS.com"}), "annotationPrefix:"),
-        (json!({"annotationPrefix": "eks.amazonaws.com/"}), "annotationPrefix:"),
-        (cc(json!({"mountPath": "relative"})), "containerCredentials.mountPath: must be an absolute path"),
-        (cc(json!({"volumeName": ""})), "containerCredentials.volumeName: must not be empty"),
-        (cc(json!({"tokenPath": ""})), "containerCredentials.tokenPath: must not be empty"),
-        (cc(json!({"fullUri": "169.254.170.23/v1/credentials"})), "containerCredentials.fullUri: must be an http"),
-        (cc(json!({"fullUri": "ftp://host/x"})), "containerCredentials.fullUri: must be an http"),
-        (cc(json!({"identities": [{"namespace": "", "serviceAccount": "b"}]})), "containerCredentials.identities[0].namespace: must not be empty"),
-        (cc(json!({"identities": [{"namespace": "a"}]})), "containerCredentials.identities[0].serviceAccount: must not be empty"),
-        (cc(json!({"identities": [{"namespace": "a", "serviceAccount": "b"}, {"namespace": "a", "serviceAccount": "b"}]})), "containerCredentials.identities[1]: a/b is listed twice"),
+        (
+            json!({"annotationPrefix": "eks.amazonaws.com/"}),
+            "annotationPrefix:",
+        ),
+        (
+            cc(json!({"mountPath": "relative"})),
+            "containerCredentials.mountPath: must be an absolute path",
+        ),
+        (
+            cc(json!({"volumeName": ""})),
+            "containerCredentials.volumeName: must not be empty",
+        ),
+        (
+            cc(json!({"tokenPath": ""})),
+            "containerCredentials.tokenPath: must not be empty",
+        ),
+        (
+            cc(json!({"fullUri": "169.254.170.23/v1/credentials"})),
+            "containerCredentials.fullUri: must be an http",
+        ),
+        (
+            cc(json!({"fullUri": "ftp://host/x"})),
+            "containerCredentials.fullUri: must be an http",
+        ),
+        (
+            cc(json!({"identities": [{"namespace": "", "serviceAccount": "b"}]})),
+            "containerCredentials.identities[0].namespace: must not be empty",
+        ),
+        (
+            cc(json!({"identities": [{"namespace": "a"}]})),
+            "containerCredentials.identities[0].serviceAccount: must not be empty",
+        ),
+        (
+            cc(
+                json!({"identities": [{"namespace": "a", "serviceAccount": "b"}, {"namespace": "a", "serviceAccount": "b"}]}),
+            ),
+            "containerCredentials.identities[1]: a/b is listed twice",
+        ),
         (json!([]), "settings: must be an object"),
     ] {
         match check(&settings) {
-            Err(message) => assert!(message.contains(field), "{settings}: {message:?} lacks {field:?}"),
+            Err(message) => assert!(
+                message.contains(field),
+                "{settings}: {message:?} lacks {field:?}"
+            ),
             Ok(()) => panic!("{settings} was accepted"),
         }
     }
@@ -107,5 +237,10 @@ fn every_settings_mistake_is_rejected_naming_the_field() {
 fn settings_that_are_not_json_are_invalid_not_an_error() {
     let response = settings_response(b"{not json");
     assert!(!response.valid);
-    assert!(response.message.unwrap().starts_with("settings are not valid JSON"));
+    assert!(
+        response
+            .message
+            .unwrap()
+            .starts_with("settings are not valid JSON")
+    );
 }

@@ -24,7 +24,14 @@ struct Case {
 }
 
 fn case(name: &'static str, request: Value, answers: Vec<Answer>, expect: Expect) -> Case {
-    Case { name, settings: json!({}), request, answers, expect, warnings: &[] }
+    Case {
+        name,
+        settings: json!({}),
+        request,
+        answers,
+        expect,
+        warnings: &[],
+    }
 }
 
 impl Case {
@@ -213,14 +220,33 @@ fn check(case: &Case) -> Outcome {
     let run = evaluate(&case.settings, &case.request, &case.answers);
     let warnings: Vec<String> = case.warnings.iter().map(|w| w.to_string()).collect();
     match (&case.expect, &run.outcome) {
-        (Expect::Unchanged, Outcome::Accept { warnings: got }) => assert_eq!(got, &warnings, "{}", case.name),
-        (Expect::Mutated(expected), Outcome::Mutate { object, warnings: got }) => {
+        (Expect::Unchanged, Outcome::Accept { warnings: got }) => {
+            assert_eq!(got, &warnings, "{}", case.name)
+        }
+        (
+            Expect::Mutated(expected),
+            Outcome::Mutate {
+                object,
+                warnings: got,
+            },
+        ) => {
             assert_eq!(object, expected, "{}", case.name);
             assert_eq!(got, &warnings, "{}", case.name);
         }
-        (Expect::Rejected(code, message), Outcome::Reject { code: got, message: text, .. }) => {
+        (
+            Expect::Rejected(code, message),
+            Outcome::Reject {
+                code: got,
+                message: text,
+                ..
+            },
+        ) => {
             assert_eq!(got, code, "{}", case.name);
-            assert!(text.contains(message), "{}: {text:?} lacks {message:?}", case.name);
+            assert!(
+                text.contains(message),
+                "{}: {text:?} lacks {message:?}",
+                case.name
+            );
         }
         (_, other) => panic!("{}: unexpected outcome {other:?}", case.name),
     }
@@ -241,7 +267,12 @@ fn every_mutated_pod_is_left_unchanged_by_a_second_evaluation() {
             let mut request = case.request.clone();
             request["object"] = object;
             let again = evaluate(&case.settings, &request, &case.answers);
-            assert!(matches!(again.outcome, Outcome::Accept { .. }), "{}: {:?}", case.name, again.outcome);
+            assert!(
+                matches!(again.outcome, Outcome::Accept { .. }),
+                "{}: {:?}",
+                case.name,
+                again.outcome
+            );
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The `policy-host` command line: `policy-host run` takes kwctl's flags and
 //! prints kwctl's AdmissionResponse line.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -8,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::Value;
 
 use policy_host::replay::Session;
+use policy_host::response::AdmissionResponse;
 use policy_host::{Evaluation, RunError, admission_request, run};
 
 #[derive(Parser)]
@@ -40,6 +42,10 @@ struct RunArgs {
     /// kwctl replay session (YAML) answering the policy's host calls in order.
     #[arg(long = "replay-host-capabilities-interactions")]
     replay: Option<PathBuf>,
+    /// policy-host only (not a kwctl flag): after the response line, print the
+    /// patch operations and the Pod after the patch, for humans.
+    #[arg(long = "explain")]
+    explain: bool,
     /// The policy module (.wasm).
     module: PathBuf,
 }
@@ -48,7 +54,8 @@ fn main() -> ExitCode {
     let Command::Run(args) = Cli::parse().command;
     match run_command(args) {
         Ok(line) => {
-            println!("{line}");
+            // A closed pipe (`| head`) is not an error worth a panic.
+            let _ = writeln!(std::io::stdout(), "{line}");
             ExitCode::SUCCESS
         }
         Err(message) => {
@@ -87,6 +94,7 @@ fn run_command(args: RunArgs) -> Result<String, String> {
         }
         None => None,
     };
+    let original = request.get("object").cloned().unwrap_or_default();
     let evaluation = Evaluation {
         request,
         settings,
@@ -97,7 +105,40 @@ fn run_command(args: RunArgs) -> Result<String, String> {
         RunError::InvalidSettings(_) => e.to_string(),
         RunError::Module(m) => format!("policy-host: {m}"),
     })?;
-    serde_json::to_string(&response).map_err(|e| e.to_string())
+    let line = serde_json::to_string(&response).map_err(|e| e.to_string())?;
+    if args.explain {
+        return Ok(format!("{line}\n{}", explain(&response, original)?));
+    }
+    Ok(line)
+}
+
+/// The response in readable form: decision, warnings, each patch operation, the patched Pod.
+fn explain(response: &AdmissionResponse, mut pod: Value) -> Result<String, String> {
+    let mut text = format!("\n# allowed: {}\n", response.allowed);
+    if let Some(status) = &response.status {
+        text += &format!(
+            "# status: {} {}\n",
+            status.code.unwrap_or_default(),
+            status.message.as_deref().unwrap_or_default()
+        );
+    }
+    for warning in response.warnings.iter().flatten() {
+        text += &format!("# warning: {warning}\n");
+    }
+    let Some(patch) = response.decoded_patch()? else {
+        return Ok(text + "# no patch: the Pod is admitted unchanged\n");
+    };
+    text += "# patch:\n";
+    for operation in &patch.0 {
+        text += &format!(
+            "#   {}\n",
+            serde_json::to_string(operation).map_err(|e| e.to_string())?
+        );
+    }
+    json_patch::patch(&mut pod, &patch).map_err(|e| format!("the patch does not apply: {e}"))?;
+    text += "# the Pod after the patch:\n";
+    text += &serde_json::to_string_pretty(&pod).map_err(|e| e.to_string())?;
+    Ok(text)
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, String> {

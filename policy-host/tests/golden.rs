@@ -31,16 +31,26 @@ fn data_dir() -> PathBuf {
 /// so that a fresh `cargo test` needs nothing else).
 fn policy_module() -> Vec<u8> {
     if let Some(path) = std::env::var_os("POLICY") {
-        return std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read $POLICY {path:?}: {e}"));
+        return std::fs::read(&path)
+            .unwrap_or_else(|e| panic!("cannot read $POLICY {path:?}: {e}"));
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let status = Command::new(option_env!("CARGO").unwrap_or("cargo"))
-        .args(["build", "--locked", "--release", "--target", "wasm32-wasip1", "-p", "aws-pod-identity-policy"])
+        .args([
+            "build",
+            "--locked",
+            "--release",
+            "--target",
+            "wasm32-wasip1",
+            "-p",
+            "aws-pod-identity-policy",
+        ])
         .current_dir(&root)
         .status()
         .expect("cargo runs");
     assert!(status.success(), "building policy.wasm failed");
-    std::fs::read(root.join("target/wasm32-wasip1/release/aws_pod_identity_policy.wasm")).expect("built module")
+    std::fs::read(root.join("target/wasm32-wasip1/release/aws_pod_identity_policy.wasm"))
+        .expect("built module")
 }
 
 fn read_json(path: &Path) -> Value {
@@ -52,27 +62,55 @@ fn read_json(path: &Path) -> Value {
 fn golden_cases_give_the_expected_pods_through_the_compiled_module() {
     let dir = data_dir();
     let module = policy_module();
-    let cases: Vec<Golden> = serde_yaml::from_str(&std::fs::read_to_string(dir.join("golden.yaml")).unwrap()).unwrap();
+    let cases: Vec<Golden> =
+        serde_yaml::from_str(&std::fs::read_to_string(dir.join("golden.yaml")).unwrap()).unwrap();
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     assert!(cases.len() >= 10, "golden.yaml lost its cases");
     for case in cases {
         let request = admission_request(read_json(&dir.join(&case.request))).unwrap();
-        let settings = case.settings.as_ref().map_or(Value::Object(Default::default()), |s| read_json(&dir.join(s)));
-        let session = case.session.as_ref().map(|s| Session::from_yaml(&std::fs::read_to_string(dir.join(s)).unwrap()).unwrap());
-        let evaluation = Evaluation { request: request.clone(), settings, allow_context_aware: true, session };
+        let settings = case
+            .settings
+            .as_ref()
+            .map_or(Value::Object(Default::default()), |s| {
+                read_json(&dir.join(s))
+            });
+        let session = case
+            .session
+            .as_ref()
+            .map(|s| Session::from_yaml(&std::fs::read_to_string(dir.join(s)).unwrap()).unwrap());
+        let evaluation = Evaluation {
+            request: request.clone(),
+            settings,
+            allow_context_aware: true,
+            session,
+        };
         let response = run(&module, evaluation).unwrap_or_else(|e| panic!("{}: {e}", case.name));
         assert!(response.allowed, "{}: {response:?}", case.name);
-        assert_eq!(response.warnings.as_ref().map_or(0, Vec::len), case.warnings, "{}: {:?}", case.name, response.warnings);
+        assert_eq!(
+            response.warnings.as_ref().map_or(0, Vec::len),
+            case.warnings,
+            "{}: {:?}",
+            case.name,
+            response.warnings
+        );
         let patch = response.decoded_patch().unwrap();
         let Some(expected) = &case.expected else {
             assert!(patch.is_none(), "{}: unexpected patch {patch:?}", case.name);
             continue;
         };
         let mut pod = request["object"].clone();
-        json_patch::patch(&mut pod, &patch.unwrap_or_else(|| panic!("{}: no patch", case.name))).unwrap();
+        json_patch::patch(
+            &mut pod,
+            &patch.unwrap_or_else(|| panic!("{}: no patch", case.name)),
+        )
+        .unwrap();
         let expected_path = dir.join(expected);
         if update {
-            std::fs::write(&expected_path, serde_json::to_string_pretty(&pod).unwrap() + "\n").unwrap();
+            std::fs::write(
+                &expected_path,
+                serde_json::to_string_pretty(&pod).unwrap() + "\n",
+            )
+            .unwrap();
         }
         assert_eq!(pod, read_json(&expected_path), "{}", case.name);
     }

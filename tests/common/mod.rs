@@ -55,7 +55,10 @@ pub fn env(name: &str, value: &str) -> Value {
 }
 
 pub fn web_pair(role: &str, file: &str) -> Vec<Value> {
-    vec![env("AWS_ROLE_ARN", role), env("AWS_WEB_IDENTITY_TOKEN_FILE", file)]
+    vec![
+        env("AWS_ROLE_ARN", role),
+        env("AWS_WEB_IDENTITY_TOKEN_FILE", file),
+    ]
 }
 
 pub fn iam_mount() -> Value {
@@ -81,7 +84,9 @@ pub fn injected(name: &str, env: Vec<Value>) -> Value {
 
 /// The Pod every default-settings case expects: one container with the pair.
 pub fn default_injected() -> Value {
-    pod(json!({"containers": [injected("app", web_pair(ROLE, TOKEN_FILE))], "volumes": [iam_volume()]}))
+    pod(
+        json!({"containers": [injected("app", web_pair(ROLE, TOKEN_FILE))], "volumes": [iam_volume()]}),
+    )
 }
 
 pub struct Run {

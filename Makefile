@@ -1,0 +1,58 @@
+# aws-pod-identity-policy — the targets Kubewarden policy users expect.
+#   make run          build and evaluate the example Pod (examples/), readable output
+#   make test         fmt, lint, unit + golden tests, e2e suite (what CI runs)
+#   make e2e-tests    the bats suite; KWCTL=kwctl make e2e-tests runs it with the real kwctl
+CARGO ?= cargo
+HOST := target/debug/policy-host
+POLICY_SOURCES := Cargo.toml Cargo.lock $(shell find src -name '*.rs')
+
+# With the real kwctl, only an annotated module may read ServiceAccounts.
+ifdef KWCTL
+E2E_POLICY ?= annotated-policy.wasm
+else
+E2E_POLICY ?= policy.wasm
+KWCTL := $(CURDIR)/$(HOST)
+endif
+
+.PHONY: all host fmt lint unit-tests test e2e-tests run clean
+
+all: policy.wasm
+
+policy.wasm: $(POLICY_SOURCES)
+	$(CARGO) build --locked --release --target wasm32-wasip1 -p aws-pod-identity-policy
+	cp target/wasm32-wasip1/release/aws_pod_identity_policy.wasm policy.wasm
+	@echo "policy.wasm: $$(wc -c < policy.wasm) bytes"
+
+annotated-policy.wasm: policy.wasm metadata.yml README.md
+	@command -v kwctl >/dev/null || { echo "kwctl is not installed: see https://github.com/kubewarden/kwctl"; exit 1; }
+	kwctl annotate -m metadata.yml -u README.md -o annotated-policy.wasm policy.wasm
+
+# The first build compiles wasmtime: about 10 minutes on 2 cores.
+host:
+	@echo "building policy-host (the first build compiles wasmtime, ~10 min on 2 cores)..."
+	$(CARGO) build --locked -p policy-host
+
+fmt:
+	$(CARGO) fmt --all -- --check
+
+lint:
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+
+unit-tests: policy.wasm
+	POLICY=$(CURDIR)/policy.wasm $(CARGO) test --locked --workspace
+
+e2e-tests: $(E2E_POLICY) $(if $(findstring $(HOST),$(KWCTL)),host)
+	@command -v bats >/dev/null || { echo "bats is not installed (apt-get install bats)"; exit 1; }
+	@command -v jq >/dev/null || { echo "jq is not installed (apt-get install jq)"; exit 1; }
+	KWCTL=$(KWCTL) POLICY=$(CURDIR)/$(E2E_POLICY) bats e2e-tests/e2e.bats
+
+test: fmt lint unit-tests e2e-tests
+
+run: policy.wasm host
+	$(HOST) run --request-path examples/request.json \
+	  --allow-context-aware --replay-host-capabilities-interactions examples/session.yml \
+	  --explain policy.wasm
+
+clean:
+	$(CARGO) clean
+	rm -f policy.wasm annotated-policy.wasm
