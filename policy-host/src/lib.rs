@@ -124,6 +124,8 @@ pub fn validate(instance: &Instance, request: &Value, settings: &Value) -> Admis
     match answer {
         Ok(response) => AdmissionResponse::from_validation(uid, original, response),
         Err(error) => {
+            // wasmtime's trap messages span several lines (a wasm backtrace); keep one.
+            let error = error.split_whitespace().collect::<Vec<_>>().join(" ");
             AdmissionResponse::internal_error(uid, format!("policy evaluation failed: {error}"))
         }
     }
