@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::identity::{self, ServiceAccountLookup};
-use crate::settings::Settings;
+use crate::settings::{OnConflict, PolicyMode, Settings};
 use crate::{inject, pod};
 
 /// What the policy answers.
@@ -65,20 +65,38 @@ pub fn evaluate_request(
     };
     let sa = read_service_account(settings, &facts, read);
     let resolution = identity::resolve(settings, &facts, &sa, &request.uid);
+    let mut warnings = resolution.warnings;
     let Some(identity) = resolution.identity else {
-        return accept(resolution.warnings);
+        return accept(warnings);
     };
-    let skip = pod::container_list(
-        &facts,
-        &format!("{}/skip-containers", settings.annotation_prefix),
-    );
-    match inject::apply(&identity, &mut object, &skip) {
-        Ok(true) => Outcome::Mutate {
-            object,
-            warnings: resolution.warnings,
-        },
-        Ok(false) => accept(resolution.warnings),
-        Err(error) => reject(error.0, resolution.warnings),
+    // The allow-list comes before conflicts: a foreign role is a 403 whatever else is wrong.
+    if let Some(denied) = resolution.denied {
+        return Outcome::Reject {
+            code: 403,
+            message: denied,
+            warnings,
+        };
+    }
+    let selection = pod::container_selection(&facts, &settings.annotation_prefix);
+    let report = match inject::apply(&identity, &mut object, &selection) {
+        Ok(report) => report,
+        Err(error) => return reject(error.0, warnings),
+    };
+    warnings.extend(report.warnings);
+    if settings.on_conflict == OnConflict::Reject && !report.conflicts.is_empty() {
+        return reject(report.conflicts.join("; "), warnings);
+    }
+    warnings.extend(report.conflicts);
+    match settings.mode {
+        PolicyMode::Audit if report.changed || !report.role_drift.is_empty() => {
+            let findings = [report.additions, report.role_drift].concat();
+            reject(
+                format!("the Pod lacks its AWS credentials: {}", findings.join("; ")),
+                warnings,
+            )
+        }
+        PolicyMode::Mutate if report.changed => Outcome::Mutate { object, warnings },
+        _ => accept(warnings),
     }
 }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use crate::parse;
 use crate::pod::PodFacts;
-use crate::settings::{ContainerCredentials, RoleMapping, Settings};
+use crate::settings::{ContainerCredentials, RoleMapping, RoleSessionName, Settings};
 
 /// What the policy learnt about the Pod's ServiceAccount.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,12 +59,16 @@ pub struct Identity {
     pub regional_sts: bool,
     /// Empty: no region variables.
     pub region: String,
+    /// Add `AWS_ROLE_SESSION_NAME` from the Pod's name (web identity, `roleSessionName: podName`).
+    pub session_name: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Resolution {
     pub identity: Option<Identity>,
     pub warnings: Vec<String>,
+    /// Why the Pod must be rejected with 403 (a role outside `allowedRoleArns`).
+    pub denied: Option<String>,
 }
 
 pub const WEB_IDENTITY_VOLUME: &str = "aws-iam-token";
@@ -125,8 +129,25 @@ impl Sources<'_> {
         clamped
     }
 
+    /// A non-empty SA `<prefix>/region` replaces `awsDefaultRegion`.
     fn region(&self) -> String {
-        self.settings.aws_default_region.clone()
+        self.sa_annotation("region")
+            .filter(|r| !r.is_empty())
+            .unwrap_or(&self.settings.aws_default_region)
+            .to_owned()
+    }
+
+    /// The Pod's own `<prefix>/role-arn`, honoured only with `allowPodRoleArn`.
+    fn pod_role(&self, warnings: &mut Vec<String>) -> Option<&str> {
+        let key = self.key("role-arn");
+        let role = self.pod.annotation(&key).filter(|r| !r.is_empty())?;
+        if self.settings.allow_pod_role_arn {
+            return Some(role);
+        }
+        warnings.push(format!(
+            "annotation {key} on the Pod is ignored: the policy's allowPodRoleArn setting is false"
+        ));
+        None
     }
 
     fn token_file(&self, mount_path: &str, token_path: &str) -> String {
@@ -164,11 +185,25 @@ pub fn resolve(
         pod,
         sa: annotations,
     };
+    let pod_role = sources.pod_role(&mut warnings);
     let identity = match listed_container_credentials(settings, pod) {
         Some(cc) => Some(container_credentials(&sources, cc, uid, &mut warnings)),
-        None => web_identity(&sources, &mut warnings),
+        None => web_identity(&sources, pod_role, &mut warnings),
     };
-    Resolution { identity, warnings }
+    let denied = identity
+        .as_ref()
+        .filter(|id| id.mode == Mode::WebIdentity && !settings.allows_role(&id.credential))
+        .map(|id| {
+            format!(
+                "role {:?} of ServiceAccount {}/{} is not allowed by the policy's allowedRoleArns",
+                id.credential, pod.namespace, pod.service_account
+            )
+        });
+    Resolution {
+        identity,
+        warnings,
+        denied,
+    }
 }
 
 fn listed_container_credentials<'a>(
@@ -182,9 +217,14 @@ fn listed_container_credentials<'a>(
     })
 }
 
-fn web_identity(sources: &Sources, warnings: &mut Vec<String>) -> Option<Identity> {
+fn web_identity(
+    sources: &Sources,
+    pod_role: Option<&str>,
+    warnings: &mut Vec<String>,
+) -> Option<Identity> {
     let (settings, pod) = (sources.settings, sources.pod);
-    let (role_arn, mapping) = match sources.sa_annotation("role-arn").filter(|r| !r.is_empty()) {
+    let sa_role = pod_role.or_else(|| sources.sa_annotation("role-arn").filter(|r| !r.is_empty()));
+    let (role_arn, mapping) = match sa_role {
         Some(role) => (role.to_owned(), None),
         None => {
             let mapping: &RoleMapping =
@@ -214,6 +254,7 @@ fn web_identity(sources: &Sources, warnings: &mut Vec<String>) -> Option<Identit
         expiration_seconds: sources.expiration(mapping.and_then(|m| m.token_expiration), warnings),
         regional_sts: sources.regional_sts(mapping.and_then(|m| m.sts_regional_endpoints)),
         region: sources.region(),
+        session_name: settings.role_session_name == RoleSessionName::PodName,
     })
 }
 
@@ -243,6 +284,7 @@ fn container_credentials(
         expiration_seconds: spread_expiration(expiration, uid),
         regional_sts: sources.regional_sts(mapping.and_then(|m| m.sts_regional_endpoints)),
         region: sources.region(),
+        session_name: false,
     }
 }
 

@@ -11,40 +11,92 @@ use crate::pod::{ShapeError, list_at, name_of};
 /// The label EKS Pod Identity sets; it does not follow `annotationPrefix`.
 pub const POD_IDENTITY_LABEL: &str = "eks.amazonaws.com/pod-identity";
 
-/// Applies `identity` to the Pod; `skip` names containers to leave alone.
-/// Returns whether anything changed. Shape errors name the offending field.
-pub fn apply(identity: &Identity, pod: &mut Value, skip: &[String]) -> Result<bool, ShapeError> {
+/// Which containers the policy processes: those named in `include` (when the
+/// Pod has that annotation), minus those named in `skip`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Selection {
+    /// `(annotation key, names)` of `<prefix>/include-containers`, when present.
+    pub include: Option<(String, Vec<String>)>,
+    /// `(annotation key, names)` of `<prefix>/skip-containers`.
+    pub skip: (String, Vec<String>),
+}
+
+impl Selection {
+    fn selects(&self, name: &str) -> bool {
+        let included = self
+            .include
+            .as_ref()
+            .is_none_or(|(_, names)| names.iter().any(|n| n == name));
+        included && !self.skip.1.iter().any(|n| n == name)
+    }
+
+    /// One warning per listed name that matches no container or init container.
+    fn unmatched(&self, names: &[String]) -> Vec<String> {
+        let lists = self.include.iter().chain(std::iter::once(&self.skip));
+        lists
+            .flat_map(|(key, listed)| listed.iter().map(move |name| (key, name)))
+            .filter(|(_, name)| !names.contains(name))
+            .map(|(key, name)| format!("container {name:?} named in annotation {key} matches no container or init container"))
+            .collect()
+    }
+}
+
+/// What applying an identity did, or would do, to a Pod.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Report {
+    pub changed: bool,
+    /// What was added, one entry per container, then the volume and the label.
+    pub additions: Vec<String>,
+    /// Existing settings that disagree with the identity (subject to `onConflict`).
+    pub conflicts: Vec<String>,
+    /// Selected containers whose `AWS_ROLE_ARN` is not the resolved role (audit mode).
+    pub role_drift: Vec<String>,
+    /// Names in include/skip lists that match nothing.
+    pub warnings: Vec<String>,
+}
+
+/// Applies `identity` to the Pod, processing the containers `selection` picks.
+/// Shape errors name the offending field.
+pub fn apply(
+    identity: &Identity,
+    pod: &mut Value,
+    selection: &Selection,
+) -> Result<Report, ShapeError> {
     let object = pod
         .as_object_mut()
         .ok_or_else(|| ShapeError("object must be a JSON object (a Pod)".to_owned()))?;
-    let mut changed = false;
-    if identity.mode == Mode::ContainerCredentials {
-        changed |= set_pod_identity_label(object)?;
+    let mut report = Report::default();
+    if identity.mode == Mode::ContainerCredentials && set_pod_identity_label(object)? {
+        report.additions.push(format!("label {POD_IDENTITY_LABEL}"));
     }
     let spec = match object.get_mut("spec") {
         Some(Value::Object(spec)) => spec,
         _ => return Err(ShapeError("spec must be an object".to_owned())),
     };
+    let mut names = Vec::new();
     for key in ["initContainers", "containers"] {
-        changed |= process_containers(identity, spec, key, skip)?;
+        process_containers(identity, spec, key, selection, &mut report, &mut names)?;
     }
-    changed |= add_volume(identity, spec)?;
-    Ok(changed)
+    report.warnings = selection.unmatched(&names);
+    check_volume(identity, spec, &mut report)?;
+    report.changed = !report.additions.is_empty();
+    Ok(report)
 }
 
 fn process_containers(
     identity: &Identity,
     spec: &mut Map<String, Value>,
     key: &str,
-    skip: &[String],
-) -> Result<bool, ShapeError> {
+    selection: &Selection,
+    report: &mut Report,
+    names: &mut Vec<String>,
+) -> Result<(), ShapeError> {
     let field = format!("spec.{key}");
     let containers = match spec.get_mut(key) {
-        None | Some(Value::Null) => return Ok(false),
+        None | Some(Value::Null) => return Ok(()),
         Some(Value::Array(containers)) => containers,
         Some(other) => return Err(ShapeError::expected(&field, "a list", other)),
     };
-    let mut changed = false;
     for (i, container) in containers.iter_mut().enumerate() {
         let field = format!("{field}[{i}]");
         let Some(container) = container.as_object_mut() else {
@@ -53,13 +105,14 @@ fn process_containers(
         let name = container
             .get("name")
             .and_then(Value::as_str)
-            .unwrap_or_default();
-        if skip.iter().any(|s| s == name) {
-            continue;
+            .unwrap_or_default()
+            .to_owned();
+        names.push(name.clone());
+        if selection.selects(&name) {
+            process_container(identity, container, &field, &name, report)?;
         }
-        changed |= process_container(identity, container, &field)?;
     }
-    Ok(changed)
+    Ok(())
 }
 
 /// Which of the variables we add a container already defines (by `env[].name`).
@@ -67,6 +120,9 @@ struct EnvFacts {
     pair: bool,
     region: bool,
     sts: bool,
+    session_name: bool,
+    /// The literal value of the pair's first variable (role ARN or URI), if set.
+    credential: Option<String>,
 }
 
 fn env_facts(
@@ -76,24 +132,86 @@ fn env_facts(
 ) -> Result<EnvFacts, ShapeError> {
     let env = list_at(container, "env", &format!("{field}.env"))?;
     let has = |wanted: &str| env.iter().any(|e| name_of(e) == wanted);
+    let [credential_name, _] = identity.mode.pair_names();
+    let credential = env
+        .iter()
+        .find(|e| name_of(e) == credential_name)
+        .and_then(|e| e.get("value"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     Ok(EnvFacts {
         pair: identity.mode.pair_names().iter().any(|n| has(n)),
         region: has("AWS_REGION") || has("AWS_DEFAULT_REGION"),
         sts: has("AWS_STS_REGIONAL_ENDPOINTS"),
+        session_name: has(SESSION_NAME),
+        credential,
     })
 }
+
+const SESSION_NAME: &str = "AWS_ROLE_SESSION_NAME";
 
 fn process_container(
     identity: &Identity,
     container: &mut Map<String, Value>,
     field: &str,
-) -> Result<bool, ShapeError> {
+    name: &str,
+    report: &mut Report,
+) -> Result<(), ShapeError> {
     let defined = env_facts(identity, container, field)?;
+    let [credential_name, _] = identity.mode.pair_names();
+    let drift = defined
+        .credential
+        .as_ref()
+        .filter(|value| **value != identity.credential)
+        .map(|value| {
+            format!(
+                "container {name} sets {credential_name} to {value:?}, not {:?}",
+                identity.credential
+            )
+        });
+    if identity.mode == Mode::WebIdentity {
+        report.role_drift.extend(drift.clone());
+    }
     // The reference leaves a container that already has everything exactly as it
     // is, without even adding the mount.
     if defined.pair && defined.region && defined.sts {
-        return Ok(false);
+        return Ok(());
     }
+    report.conflicts.extend(drift);
+    let env = env_additions(identity, &defined);
+    let mounts_field = format!("{field}.volumeMounts");
+    let existing_mount = list_at(container, "volumeMounts", &mounts_field)?
+        .iter()
+        .find(|m| name_of(m) == identity.volume_name);
+    let mount_path = existing_mount.map(|m| {
+        m.get("mountPath")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    });
+    if let Some(path) = mount_path.filter(|p| *p != identity.mount_path) {
+        report.conflicts.push(format!(
+            "container {name} mounts volume {} at {path:?}, not {:?}",
+            identity.volume_name, identity.mount_path
+        ));
+    }
+    let mut added: Vec<String> = env.iter().map(|e| name_of(e).to_owned()).collect();
+    let mut mounts = Vec::new();
+    if existing_mount.is_none() {
+        mounts.push(json!({"name": identity.volume_name, "readOnly": true, "mountPath": identity.mount_path}));
+        added.push(format!("mount {}", identity.volume_name));
+    }
+    append(container, "env", env);
+    append(container, "volumeMounts", mounts);
+    if !added.is_empty() {
+        report
+            .additions
+            .push(format!("container {name}: {}", added.join(", ")));
+    }
+    Ok(())
+}
+
+/// The env entries a processed container lacks, in the reference's order.
+fn env_additions(identity: &Identity, defined: &EnvFacts) -> Vec<Value> {
     let mut env = Vec::new();
     if identity.regional_sts && !defined.sts {
         env.push(env_var("AWS_STS_REGIONAL_ENDPOINTS", "regional"));
@@ -107,17 +225,10 @@ fn process_container(
         env.push(env_var(credential, &identity.credential));
         env.push(env_var(token_file, &identity.token_file));
     }
-    let mounts_field = format!("{field}.volumeMounts");
-    let has_mount = list_at(container, "volumeMounts", &mounts_field)?
-        .iter()
-        .any(|m| name_of(m) == identity.volume_name);
-    let mut mounts = Vec::new();
-    if !has_mount {
-        mounts.push(json!({"name": identity.volume_name, "readOnly": true, "mountPath": identity.mount_path}));
+    if identity.session_name && !defined.session_name {
+        env.push(json!({"name": SESSION_NAME, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}));
     }
-    let env_added = append(container, "env", env);
-    let mount_added = append(container, "volumeMounts", mounts);
-    Ok(env_added || mount_added)
+    env
 }
 
 fn env_var(name: &str, value: &str) -> Value {
@@ -126,25 +237,53 @@ fn env_var(name: &str, value: &str) -> Value {
 
 /// Appends to a list that [`list_at`] has already checked; creates it only when
 /// there is something to add, so an absent list stays absent otherwise.
-fn append(parent: &mut Map<String, Value>, key: &str, items: Vec<Value>) -> bool {
+fn append(parent: &mut Map<String, Value>, key: &str, items: Vec<Value>) {
     if items.is_empty() {
-        return false;
+        return;
     }
     let slot = parent.entry(key).or_insert(Value::Null);
     match slot {
         Value::Array(list) => list.extend(items),
         _ => *slot = Value::Array(items),
     }
-    true
 }
 
-fn add_volume(identity: &Identity, spec: &mut Map<String, Value>) -> Result<bool, ShapeError> {
-    let exists = list_at(spec, "volumes", "spec.volumes")?
+fn check_volume(
+    identity: &Identity,
+    spec: &mut Map<String, Value>,
+    report: &mut Report,
+) -> Result<(), ShapeError> {
+    let existing = list_at(spec, "volumes", "spec.volumes")?
         .iter()
-        .any(|v| name_of(v) == identity.volume_name);
-    if exists {
-        return Ok(false);
+        .find(|v| name_of(v) == identity.volume_name);
+    match existing {
+        Some(volume) if !is_projected_token(volume) => report.conflicts.push(format!(
+            "volume {} is not a projected service-account token",
+            identity.volume_name
+        )),
+        Some(_) => {}
+        None => {
+            add_volume(identity, spec);
+            report
+                .additions
+                .push(format!("volume {}", identity.volume_name));
+        }
     }
+    Ok(())
+}
+
+fn is_projected_token(volume: &Value) -> bool {
+    volume
+        .pointer("/projected/sources")
+        .and_then(Value::as_array)
+        .is_some_and(|sources| {
+            sources
+                .iter()
+                .any(|s| s.get("serviceAccountToken").is_some())
+        })
+}
+
+fn add_volume(identity: &Identity, spec: &mut Map<String, Value>) {
     let mut token =
         json!({"expirationSeconds": identity.expiration_seconds, "path": identity.token_path});
     if !identity.audience.is_empty() {
@@ -157,7 +296,6 @@ fn add_volume(identity: &Identity, spec: &mut Map<String, Value>) -> Result<bool
             spec.insert("volumes".to_owned(), Value::Array(vec![volume]));
         }
     }
-    Ok(true)
 }
 
 fn set_pod_identity_label(object: &mut Map<String, Value>) -> Result<bool, ShapeError> {

@@ -137,6 +137,27 @@ fn valid_port(colon_port: &str) -> bool {
         .is_some_and(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// Shell-style match where `*` stands for any run of characters (even empty)
+/// and every other character for itself.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        return rest.is_empty();
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
 /// FNV-1a, 64 bits: a stable hash that needs no dependency and no random seed.
 pub fn stable_hash(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
@@ -277,6 +298,40 @@ mod tests {
             ("169.254.170.23/v1/credentials", false),
         ] {
             assert_eq!(is_http_url(s), ok, "url {s:?}");
+        }
+    }
+
+    #[test]
+    fn glob_match_treats_star_as_any_run_of_characters() {
+        for (pattern, text, ok) in [
+            (
+                "arn:aws:iam::111122223333:role/*",
+                "arn:aws:iam::111122223333:role/app",
+                true,
+            ),
+            (
+                "arn:aws:iam::111122223333:role/*",
+                "arn:aws:iam::999999999999:role/app",
+                false,
+            ),
+            (
+                "arn:aws:iam::*:role/team-a-*",
+                "arn:aws:iam::111122223333:role/team-a-x",
+                true,
+            ),
+            (
+                "arn:aws:iam::*:role/team-a-*",
+                "arn:aws:iam::111122223333:role/team-b-x",
+                false,
+            ),
+            ("*", "", true),
+            ("exact", "exact", true),
+            ("exact", "exactly", false),
+            ("a*b*a", "aba", true),
+            ("a*a", "a", false),
+            ("*-prod", "app-prod", true),
+        ] {
+            assert_eq!(glob_match(pattern, text), ok, "{pattern:?} vs {text:?}");
         }
     }
 

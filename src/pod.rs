@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::inject::Selection;
 use crate::parse;
 
 /// A Pod the policy cannot work on; rejected with code 400.
@@ -135,10 +136,18 @@ pub fn name_of(entry: &Value) -> &str {
     string_at(entry.get("name"))
 }
 
-/// Container names listed in a comma-separated Pod annotation.
-pub fn container_list(facts: &PodFacts, key: &str) -> Vec<String> {
-    facts
-        .annotation(key)
-        .map(parse::comma_list)
-        .unwrap_or_default()
+/// The containers the Pod's `<prefix>/include-containers` and
+/// `<prefix>/skip-containers` annotations pick.
+pub fn container_selection(facts: &PodFacts, prefix: &str) -> Selection {
+    let listed = |name: &str| {
+        let key = format!("{prefix}/{name}");
+        let names = facts.annotation(&key).map(parse::comma_list);
+        (key, names)
+    };
+    let (include_key, include) = listed("include-containers");
+    let (skip_key, skip) = listed("skip-containers");
+    Selection {
+        include: include.map(|names| (include_key, names)),
+        skip: (skip_key, skip.unwrap_or_default()),
+    }
 }

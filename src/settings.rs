@@ -38,6 +38,38 @@ pub struct Settings {
     pub service_account_roles: BTreeMap<String, RoleMapping>,
     /// `None`: EKS Pod Identity mode is disabled.
     pub container_credentials: Option<ContainerCredentials>,
+    /// The Pod annotation `<prefix>/role-arn` overrides the ServiceAccount's role.
+    pub allow_pod_role_arn: bool,
+    /// Patterns (`*` = any run of characters) a resolved role must match; empty = any.
+    pub allowed_role_arns: Vec<String>,
+    pub role_session_name: RoleSessionName,
+    pub on_conflict: OnConflict,
+    pub mode: PolicyMode,
+}
+
+/// Whether web-identity containers get `AWS_ROLE_SESSION_NAME`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RoleSessionName {
+    #[default]
+    None,
+    /// The Pod's name, through the downward API.
+    PodName,
+}
+
+/// What a conflicting container, mount or volume causes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnConflict {
+    #[default]
+    Warn,
+    Reject,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PolicyMode {
+    #[default]
+    Mutate,
+    /// Never mutates: rejects the Pods mutate mode would change.
+    Audit,
 }
 
 /// A static role for a ServiceAccount (the reference's ConfigMap mode).
@@ -81,6 +113,11 @@ impl Default for Settings {
             cache_service_accounts: true,
             service_account_roles: BTreeMap::new(),
             container_credentials: None,
+            allow_pod_role_arn: false,
+            allowed_role_arns: Vec::new(),
+            role_session_name: RoleSessionName::None,
+            on_conflict: OnConflict::Warn,
+            mode: PolicyMode::Mutate,
         }
     }
 }
@@ -112,6 +149,11 @@ pub const SETTING_NAMES: &[&str] = &[
     "cacheServiceAccounts",
     "serviceAccountRoles",
     "containerCredentials",
+    "allowPodRoleArn",
+    "allowedRoleArns",
+    "roleSessionName",
+    "onConflict",
+    "mode",
 ];
 const MAPPING_FIELDS: &[&str] = &[
     "roleArn",
@@ -168,6 +210,29 @@ impl Settings {
             cache_service_accounts: fields.bool("cacheServiceAccounts")?.unwrap_or(true),
             service_account_roles: read_mappings(fields.get("serviceAccountRoles"))?,
             container_credentials: read_container_credentials(fields.get("containerCredentials"))?,
+            allow_pod_role_arn: fields.bool("allowPodRoleArn")?.unwrap_or(false),
+            allowed_role_arns: read_strings(fields.get("allowedRoleArns"), "allowedRoleArns")?,
+            role_session_name: fields
+                .choice(
+                    "roleSessionName",
+                    &[
+                        ("none", RoleSessionName::None),
+                        ("podName", RoleSessionName::PodName),
+                    ],
+                )?
+                .unwrap_or_default(),
+            on_conflict: fields
+                .choice(
+                    "onConflict",
+                    &[("warn", OnConflict::Warn), ("reject", OnConflict::Reject)],
+                )?
+                .unwrap_or_default(),
+            mode: fields
+                .choice(
+                    "mode",
+                    &[("mutate", PolicyMode::Mutate), ("audit", PolicyMode::Audit)],
+                )?
+                .unwrap_or_default(),
         })
     }
 
@@ -200,6 +265,9 @@ impl Settings {
         }
         if let Some(cc) = &self.container_credentials {
             check_container_credentials(cc)?;
+        }
+        if let Some(i) = self.allowed_role_arns.iter().position(String::is_empty) {
+            return Err(format!("allowedRoleArns[{i}]: must not be empty"));
         }
         Ok(())
     }
@@ -249,6 +317,15 @@ impl Settings {
     pub fn exact_mapping(&self, namespace: &str, service_account: &str) -> Option<&RoleMapping> {
         self.service_account_roles
             .get(&format!("{namespace}/{service_account}"))
+    }
+
+    /// Whether `allowedRoleArns` lets `role` through (an empty list allows any role).
+    pub fn allows_role(&self, role: &str) -> bool {
+        self.allowed_role_arns.is_empty()
+            || self
+                .allowed_role_arns
+                .iter()
+                .any(|pattern| parse::glob_match(pattern, role))
     }
 
     /// Clamps an expiration to `[minTokenExpiration, maxTokenExpiration]`.
@@ -368,6 +445,28 @@ fn read_identities(value: Option<&Value>) -> Result<Vec<ServiceAccountRef>, Stri
         .collect()
 }
 
+fn read_strings(value: Option<&Value>, path: &str) -> Result<Vec<String>, String> {
+    let items = match value {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(items)) => items,
+        Some(other) => {
+            return Err(format!(
+                "{path}: must be a list of strings, got {}",
+                type_name(other)
+            ));
+        }
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            item.as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| format!("{path}[{i}]: must be a string, got {}", type_name(item)))
+        })
+        .collect()
+}
+
 fn object_or_null<'a>(
     value: Option<&'a Value>,
     path: &str,
@@ -436,6 +535,22 @@ impl<'a> Fields<'a> {
 
     fn bool(&self, name: &str) -> Result<Option<bool>, String> {
         self.typed(name, "a boolean", Value::as_bool)
+    }
+
+    /// One of a fixed set of spellings.
+    fn choice<T: Copy>(&self, name: &str, choices: &[(&str, T)]) -> Result<Option<T>, String> {
+        let Some(spelled) = self.string(name)? else {
+            return Ok(None);
+        };
+        let found = choices.iter().find(|(word, _)| *word == spelled);
+        found.map(|(_, value)| Some(*value)).ok_or_else(|| {
+            let words: Vec<String> = choices.iter().map(|(w, _)| format!("{w:?}")).collect();
+            format!(
+                "{}: must be one of {}, got {spelled:?}",
+                self.field(name),
+                words.join(", ")
+            )
+        })
     }
 
     fn int(&self, name: &str) -> Result<Option<i64>, String> {

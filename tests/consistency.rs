@@ -115,14 +115,25 @@ fn every_cluster_admission_policy_shown_matches_metadata() {
         seen += 1;
         let spec = &document["spec"];
         assert_eq!(spec["rules"], metadata["rules"], "{source}: rules");
-        assert_eq!(spec["mutating"], metadata["mutating"], "{source}: mutating");
+        // The audit deployment is the one deliberate exception: a validator
+        // that never mutates, run by the audit scanner.
+        let audit = spec["settings"]["mode"].as_str() == Some("audit");
+        let (mutating, background) = if audit {
+            (Value::Bool(false), Value::Bool(true))
+        } else {
+            (
+                metadata["mutating"].clone(),
+                metadata["backgroundAudit"].clone(),
+            )
+        };
+        assert_eq!(spec["mutating"], mutating, "{source}: mutating");
+        assert_eq!(
+            spec["backgroundAudit"], background,
+            "{source}: backgroundAudit"
+        );
         assert_eq!(
             spec["contextAwareResources"], metadata["contextAwareResources"],
             "{source}: contextAwareResources"
-        );
-        assert_eq!(
-            spec["backgroundAudit"], metadata["backgroundAudit"],
-            "{source}: backgroundAudit"
         );
     }
     assert!(
