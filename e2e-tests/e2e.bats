@@ -218,3 +218,68 @@ iam_volume() { # AUDIENCE SECONDS
   response="$(printf '%s\n' "$output" | tail -n 1)"
   expect '.uid == "7d1bfa0e-5c3f-4c5e-8e0c-2a9f0b7a1c01" and .allowed == true and .patchType == "JSONPatch"'
 }
+
+# Beyond the EKS webhook
+
+@test "include-containers processes only the named containers and warns about unknown names" {
+  evaluate pod-include-containers sa-with-role
+  expect_patch 'all(.[]; (.path | startswith("/spec/containers/1")) | not)'
+  expect_patch '[.[] | select(.path | startswith("/spec/containers/0/env/")) | .value.name] == ["AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"]'
+  expect '.warnings == ["container \"ghost\" named in annotation eks.amazonaws.com/include-containers matches no container or init container"]'
+}
+
+@test "allowPodRoleArn: the Pod's role-arn annotation overrides the ServiceAccount's" {
+  evaluate pod-role-annotation sa-with-role -s "$DATA/settings/allow-pod-role.yaml"
+  expect_patch '.[0].value == {name: "AWS_ROLE_ARN", value: "arn:aws:iam::111122223333:role/pod-own"}'
+}
+
+@test "without allowPodRoleArn the Pod's role-arn annotation is ignored with a warning" {
+  evaluate pod-role-annotation sa-with-role
+  expect_patch ".[0].value == {name: \"AWS_ROLE_ARN\", value: \"$ROLE\"}"
+  expect '.warnings[0] | contains("eks.amazonaws.com/role-arn on the Pod is ignored")'
+}
+
+@test "allowedRoleArns rejects a role outside the list with 403" {
+  evaluate pod sa-with-role -s "$DATA/settings/allowed-roles.yaml"
+  expect '.allowed == false and .status.code == 403 and .patch == null'
+  expect ".status.message | contains(\"$ROLE\") and contains(\"team-a/app\")"
+}
+
+@test "roleSessionName podName adds AWS_ROLE_SESSION_NAME from the downward API" {
+  evaluate pod sa-with-role -s "$DATA/settings/session-name.yaml"
+  expect_patch '.[2] == {op: "add", path: "/spec/containers/0/env/3", value: {name: "AWS_ROLE_SESSION_NAME", valueFrom: {fieldRef: {fieldPath: "metadata.name"}}}}'
+}
+
+@test "a conflicting AWS_ROLE_ARN is a warning by default" {
+  evaluate pod-role-conflict sa-with-role
+  expect '.allowed == true'
+  expect '.warnings == ["container app sets AWS_ROLE_ARN to \"arn:aws:iam::111122223333:role/hardcoded\", not \"arn:aws:iam::111122223333:role/app-reader\""]'
+}
+
+@test "onConflict reject turns the conflict into a 400 with the same sentence" {
+  evaluate pod-role-conflict sa-with-role -s "$DATA/settings/conflict-reject.yaml"
+  expect '.allowed == false and .status.code == 400'
+  expect '.status.message == "container app sets AWS_ROLE_ARN to \"arn:aws:iam::111122223333:role/hardcoded\", not \"arn:aws:iam::111122223333:role/app-reader\""'
+}
+
+@test "audit mode rejects a Pod that lacks its credentials, listing what is missing, without a patch" {
+  evaluate pod sa-with-role -s "$DATA/settings/audit.yaml"
+  expect '.allowed == false and .status.code == 400 and .patch == null'
+  expect '.status.message == "the Pod lacks its AWS credentials: container app: AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE, mount aws-iam-token; volume aws-iam-token"'
+}
+
+@test "audit mode accepts a Pod that already has its credentials" {
+  evaluate pod-already-injected sa-with-role -s "$DATA/settings/audit.yaml"
+  expect '.allowed == true and .patch == null and .warnings == null'
+}
+
+@test "audit mode rejects a Pod whose AWS_ROLE_ARN is not the ServiceAccount's current role" {
+  evaluate pod-already-injected sa-role-changed -s "$DATA/settings/audit.yaml"
+  expect '.allowed == false and .status.code == 400'
+  expect '.status.message | contains("role/app-writer")'
+}
+
+@test "the ServiceAccount's region annotation replaces awsDefaultRegion" {
+  evaluate pod sa-with-region -s "$DATA/settings/region.yaml"
+  expect_patch '.[0].value == {name: "AWS_DEFAULT_REGION", value: "ap-southeast-2"} and .[1].value == {name: "AWS_REGION", value: "ap-southeast-2"}'
+}
