@@ -283,3 +283,73 @@ iam_volume() { # AUDIENCE SECONDS
   evaluate pod sa-with-region -s "$DATA/settings/region.yaml"
   expect_patch '.[0].value == {name: "AWS_DEFAULT_REGION", value: "ap-southeast-2"} and .[1].value == {name: "AWS_REGION", value: "ap-southeast-2"}'
 }
+
+# Hostile inputs: the documented answer, never a trap or a 500.
+
+# hostile NAME JQ-FILTER: writes a request derived from pod.json into $BATS_TEST_TMPDIR.
+hostile() {
+  jq "$2" "$DATA/requests/pod.json" > "$BATS_TEST_TMPDIR/$1.json"
+}
+
+# evaluate_tmp REQUEST SESSION [flags]: like evaluate, for a request in $BATS_TEST_TMPDIR.
+evaluate_tmp() {
+  local request="$1" session="$2"
+  shift 2
+  run --separate-stderr "$KWCTL" run -r "$BATS_TEST_TMPDIR/$request.json" \
+    --allow-context-aware --replay-host-capabilities-interactions "$DATA/sessions/$session.yml" "$@" "$POLICY"
+  [ "$status" -eq 0 ] || { echo "exit $status: $stderr"; return 1; }
+  response="$(printf '%s\n' "$output" | tail -n 1)"
+}
+
+@test "hostile: object null is a 400" {
+  hostile null '.request.object = null'
+  evaluate_tmp null empty
+  expect '.allowed == false and .status.code == 400 and (.status.message | contains("object must be a JSON object"))'
+}
+
+@test "hostile: an object of another kind is a 400" {
+  hostile deployment '.request.object.kind = "Deployment"'
+  evaluate_tmp deployment empty
+  expect '.allowed == false and .status.code == 400 and (.status.message | contains("Deployment"))'
+}
+
+@test "hostile: a 5 MB Pod is mutated" {
+  hostile big '.request.object.metadata.annotations.blob = ("x" * 5242880)'
+  evaluate_tmp big sa-with-role
+  expect '.allowed == true and .patchType == "JSONPatch"'
+}
+
+@test "hostile: 10 000 containers are all mutated" {
+  hostile many '.request.object.spec.containers = [range(10000) | {name: "c\(.)", image: "busybox"}]'
+  evaluate_tmp many sa-with-role
+  expect_patch '[.[] | select(.path | endswith("/env"))] | length == 10000'
+}
+
+@test "hostile: annotation values that are numbers or null are ignored" {
+  hostile odd '.request.object.metadata.annotations = {"eks.amazonaws.com/token-expiration": 60, "eks.amazonaws.com/skip-containers": null}'
+  evaluate_tmp odd sa-with-role
+  expect '.allowed == true and .warnings == null'
+  expect_patch '.[3].value[0].projected.sources[0].serviceAccountToken.expirationSeconds == 86400'
+}
+
+@test "hostile: a ServiceAccount answer that is not JSON is a warning" {
+  sed "s|payload: .*|payload: 'not json'|" "$DATA/sessions/sa-with-role.yml" > "$BATS_TEST_TMPDIR/bad-sa.yml"
+  run --separate-stderr "$KWCTL" run -r "$DATA/requests/pod.json" --allow-context-aware \
+    --replay-host-capabilities-interactions "$BATS_TEST_TMPDIR/bad-sa.yml" "$POLICY"
+  response="$(printf '%s\n' "$output" | tail -n 1)"
+  expect '.allowed == true and .patch == null and (.warnings[0] | contains("not a ServiceAccount"))'
+}
+
+@test "hostile: a ServiceAccount answer of another kind is a warning" {
+  sed "s|payload: .*|payload: '{\"kind\":\"Secret\"}'|" "$DATA/sessions/sa-with-role.yml" > "$BATS_TEST_TMPDIR/secret.yml"
+  run --separate-stderr "$KWCTL" run -r "$DATA/requests/pod.json" --allow-context-aware \
+    --replay-host-capabilities-interactions "$BATS_TEST_TMPDIR/secret.yml" "$POLICY"
+  response="$(printf '%s\n' "$output" | tail -n 1)"
+  expect '.allowed == true and .patch == null and (.warnings[0] | contains("Secret"))'
+}
+
+@test "hostile: settings of the wrong type are refused" {
+  run --separate-stderr "$KWCTL" run -r "$DATA/requests/pod.json" --settings-json '{"lookupServiceAccounts":"no"}' "$POLICY"
+  [ "$status" -ne 0 ]
+  [[ "$stderr$output" == *"lookupServiceAccounts: must be a boolean"* ]]
+}

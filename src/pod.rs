@@ -54,6 +54,15 @@ pub fn read_facts(object: &Value, request_namespace: &str) -> Result<PodFacts, S
     let pod = object
         .as_object()
         .ok_or_else(|| ShapeError::expected("object", "a JSON object (a Pod)", object))?;
+    // The request says Pod; an object that says otherwise is not one to mutate.
+    match pod.get("kind") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(kind)) if kind == "Pod" => {}
+        Some(Value::String(kind)) => {
+            return Err(ShapeError(format!("kind is {kind:?}, not \"Pod\"")));
+        }
+        Some(other) => return Err(ShapeError::expected("kind", "\"Pod\"", other)),
+    }
     let metadata = optional_map(pod.get("metadata"), "metadata")?;
     let spec = match pod.get("spec") {
         Some(Value::Object(spec)) => spec,

@@ -79,6 +79,7 @@ fn cases() -> Vec<Case> {
         case("the skip label leaves the Pod unchanged", create(with_labels(pod(json!({})), json!({"eks.amazonaws.com/skip-pod-identity-webhook": "true"}))), vec![sa_with_role()], Unchanged),
         case("the skip label wins over a malformed spec", create(json!({"metadata": {"labels": {"eks.amazonaws.com/skip-pod-identity-webhook": ""}}, "spec": 7})), vec![], Unchanged),
         case("an object that is not a JSON object is a 400", { let mut r = create(json!(null)); r["object"] = json!([1]); r }, vec![], Rejected(400, "object must be a JSON object")),
+        case("an object of another kind is a 400 naming kind", create(json!({"kind": "Deployment", "spec": {}})), vec![], Rejected(400, "kind is \"Deployment\", not \"Pod\"")),
         case("a Pod without spec is a 400 naming spec", create(json!({"metadata": {"name": "x"}})), vec![], Rejected(400, "spec is missing")),
         case("a spec that is not an object is a 400 naming spec", create(json!({"spec": []})), vec![], Rejected(400, "spec must be an object")),
         case("labels that are not a map are a 400", create(with_labels(pod(json!({})), json!("x"))), vec![sa_with_role()], Rejected(400, "metadata.labels must be a map")),

@@ -80,8 +80,13 @@ impl HostCapabilities {
 
 /// A compiled module, ready to be instantiated many times.
 pub struct Policy {
+    engine: wasmtime::Engine,
+    module: wasmtime::Module,
     pre: WasmtimeEngineProviderPre,
 }
+
+/// A wasm page: linear memory grows in these.
+pub const PAGE: usize = 64 * 1024;
 
 impl Policy {
     pub fn compile(module: &[u8]) -> Result<Policy, String> {
@@ -89,16 +94,58 @@ impl Policy {
         config.epoch_interruption(true);
         let engine = wasmtime::Engine::new(&config).map_err(|e| e.to_string())?;
         start_ticker(&engine);
+        let module = wasmtime::Module::new(&engine, module)
+            .map_err(|e| format!("cannot load the policy module: {e}"))?;
+        Policy::prepare(engine, module, MAX_MEMORY)
+    }
+
+    fn prepare(
+        engine: wasmtime::Engine,
+        module: wasmtime::Module,
+        max_memory: usize,
+    ) -> Result<Policy, String> {
         let pre = WasmtimeEngineProviderBuilder::new()
-            .engine(engine)
-            .module_bytes(module)
+            .engine(engine.clone())
+            .module(module.clone())
             .enable_resource_limits(ResourceLimits {
-                max_memory_size: Some(MAX_MEMORY),
+                max_memory_size: Some(max_memory),
                 max_table_elements: None,
             })
             .build_pre()
             .map_err(|e| format!("cannot load the policy module: {e}"))?;
-        Ok(Policy { pre })
+        Ok(Policy {
+            engine,
+            module,
+            pre,
+        })
+    }
+
+    /// The same compiled module, with instances capped at `max_memory` bytes of linear memory.
+    pub fn with_memory_limit(&self, max_memory: usize) -> Result<Policy, String> {
+        Policy::prepare(self.engine.clone(), self.module.clone(), max_memory)
+    }
+
+    /// The smallest linear-memory cap (whole pages) under which `works` still
+    /// succeeds: the guest's peak memory for that work, since wasm memory never
+    /// shrinks. `None` when it fails even under the default cap.
+    pub fn peak_memory(&self, works: impl Fn(&Policy) -> bool) -> Option<usize> {
+        let fits = |pages: usize| {
+            self.with_memory_limit(pages * PAGE)
+                .is_ok_and(|p| works(&p))
+        };
+        let (mut low, mut high) = (1, MAX_MEMORY / PAGE);
+        if !fits(high) {
+            return None;
+        }
+        while low < high {
+            let middle = (low + high) / 2;
+            if fits(middle) {
+                high = middle
+            } else {
+                low = middle + 1
+            }
+        }
+        Some(high * PAGE)
     }
 
     /// A new instance (`wapc_init` already run) wired to `capabilities`.

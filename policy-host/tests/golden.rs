@@ -2,8 +2,9 @@
 //! compiled policy so that `cargo test` alone catches a broken module: the
 //! patch is applied to the request's Pod and compared with the expected Pod.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use policy_host::replay::Session;
 use policy_host::{Evaluation, admission_request, run};
@@ -27,32 +28,6 @@ fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../e2e-tests/test_data")
 }
 
-/// `$POLICY` when set, else the module built from this workspace (built here,
-/// so that a fresh `cargo test` needs nothing else).
-fn policy_module() -> Vec<u8> {
-    if let Some(path) = std::env::var_os("POLICY") {
-        return std::fs::read(&path)
-            .unwrap_or_else(|e| panic!("cannot read $POLICY {path:?}: {e}"));
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let status = Command::new(option_env!("CARGO").unwrap_or("cargo"))
-        .args([
-            "build",
-            "--locked",
-            "--release",
-            "--target",
-            "wasm32-wasip1",
-            "-p",
-            "aws-pod-identity-policy",
-        ])
-        .current_dir(&root)
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "building policy.wasm failed");
-    std::fs::read(root.join("target/wasm32-wasip1/release/aws_pod_identity_policy.wasm"))
-        .expect("built module")
-}
-
 fn read_json(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -61,7 +36,7 @@ fn read_json(path: &Path) -> Value {
 #[test]
 fn golden_cases_give_the_expected_pods_through_the_compiled_module() {
     let dir = data_dir();
-    let module = policy_module();
+    let module = common::policy_module();
     let cases: Vec<Golden> =
         serde_yaml::from_str(&std::fs::read_to_string(dir.join("golden.yaml")).unwrap()).unwrap();
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
