@@ -2,6 +2,8 @@
 #   make run          build and evaluate the example Pod (examples/), readable output
 #   make test         fmt, lint, unit + golden tests, e2e suite (what CI runs)
 #   make e2e-tests    the bats suite; KWCTL=kwctl make e2e-tests runs it with the real kwctl
+#   make bench        our policy vs the floor module, warm and fresh, three Pods
+#   make fuzz         both fuzz targets for FUZZ_SECONDS each (default 300)
 CARGO ?= cargo
 HOST := target/debug/policy-host
 POLICY_SOURCES := Cargo.toml Cargo.lock $(shell find src -name '*.rs')
@@ -14,7 +16,7 @@ E2E_POLICY ?= policy.wasm
 KWCTL := $(CURDIR)/$(HOST)
 endif
 
-.PHONY: all host fmt lint unit-tests test e2e-tests run clean
+.PHONY: all host fmt lint unit-tests test e2e-tests run bench fuzz clean
 
 all: policy.wasm
 
@@ -53,6 +55,28 @@ run: policy.wasm host
 	  --allow-context-aware --replay-host-capabilities-interactions examples/session.yml \
 	  --explain policy.wasm
 
+# The benchmark's baseline: the least work a mutating, context-aware policy does.
+floor-policy.wasm: benches/floor-policy/Cargo.toml $(shell find benches/floor-policy/src -name '*.rs') Cargo.lock
+	$(CARGO) build --locked --release --target wasm32-wasip1 -p floor-policy
+	cp target/wasm32-wasip1/release/floor_policy.wasm floor-policy.wasm
+
+ITERATIONS ?= 2000
+WARMUP ?= 200
+# Not a test: prints one table of medians and ratios, no thresholds.
+bench: policy.wasm floor-policy.wasm host
+	$(HOST) bench --iterations $(ITERATIONS) --warmup $(WARMUP) \
+	  -r benches/pods/small.json -r benches/pods/typical.json -r benches/pods/large.json \
+	  --allow-context-aware --replay-host-capabilities-interactions benches/session.yml \
+	  --baseline floor-policy.wasm policy.wasm
+
+FUZZ_SECONDS ?= 300
+# Both fuzz targets, FUZZ_SECONDS each (needs the nightly toolchain and cargo-fuzz).
+fuzz:
+	@command -v cargo-fuzz >/dev/null || { echo "cargo-fuzz is not installed: cargo install cargo-fuzz"; exit 1; }
+	cd fuzz && for target in validate_bytes pod_json; do \
+	  $(CARGO) +nightly fuzz run $$target corpus/$$target -- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 || exit 1; \
+	done
+
 clean:
 	$(CARGO) clean
-	rm -f policy.wasm annotated-policy.wasm
+	rm -f policy.wasm annotated-policy.wasm floor-policy.wasm

@@ -145,7 +145,7 @@ impl Bytes<'_> {
         };
         match kind {
             0 => Value::Null,
-            1 => json!(self.byte() % 2 == 0),
+            1 => json!(self.byte().is_multiple_of(2)),
             2 => json!(i64::from(self.byte()) * 100 - 600),
             3 => json!(self.pick(STRINGS)),
             4 | 5 => {

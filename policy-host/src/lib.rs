@@ -2,6 +2,7 @@
 //! everything aws-pod-identity-policy needs. `main.rs` is the command line;
 //! this file is one evaluation: protocol version, settings, then `validate`.
 
+pub mod bench;
 pub mod engine;
 pub mod replay;
 pub mod response;

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use serde_json::Value;
 
+use policy_host::bench::{self, HostMode, Input, Stats, Subject};
 use policy_host::replay::Session;
 use policy_host::response::AdmissionResponse;
 use policy_host::{Evaluation, RunError, admission_request, run};
@@ -23,6 +24,35 @@ struct Cli {
 enum Command {
     /// Evaluate one admission request and print the AdmissionResponse as one JSON line.
     Run(RunArgs),
+    /// Time evaluations, warm and fresh, optionally against a baseline module.
+    Bench(BenchArgs),
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// AdmissionRequest or AdmissionReview files; one table row per file and host mode.
+    #[arg(short = 'r', long = "request-path", required = true)]
+    request_paths: Vec<PathBuf>,
+    #[arg(long = "settings-json", conflicts_with = "settings_path")]
+    settings_json: Option<String>,
+    #[arg(short = 's', long = "settings-path")]
+    settings_path: Option<PathBuf>,
+    #[arg(long = "allow-context-aware")]
+    allow_context_aware: bool,
+    /// Replay session, rewound before every evaluation.
+    #[arg(long = "replay-host-capabilities-interactions")]
+    replay: Option<PathBuf>,
+    /// Timed evaluations per module, pod and host mode.
+    #[arg(long, default_value_t = 1000)]
+    iterations: usize,
+    /// Untimed evaluations before timing.
+    #[arg(long, default_value_t = 100)]
+    warmup: usize,
+    /// A module to run side by side on the same inputs (e.g. the floor policy).
+    #[arg(long)]
+    baseline: Option<PathBuf>,
+    /// The policy module (.wasm).
+    module: PathBuf,
 }
 
 #[derive(Args)]
@@ -51,8 +81,11 @@ struct RunArgs {
 }
 
 fn main() -> ExitCode {
-    let Command::Run(args) = Cli::parse().command;
-    match run_command(args) {
+    let result = match Cli::parse().command {
+        Command::Run(args) => run_command(args),
+        Command::Bench(args) => bench_command(args),
+    };
+    match result {
         Ok(line) => {
             // A closed pipe (`| head`) is not an error worth a panic.
             let _ = writeln!(std::io::stdout(), "{line}");
@@ -139,6 +172,143 @@ fn explain(response: &AdmissionResponse, mut pod: Value) -> Result<String, Strin
     text += "# the Pod after the patch:\n";
     text += &serde_json::to_string_pretty(&pod).map_err(|e| e.to_string())?;
     Ok(text)
+}
+
+fn load_settings(json: Option<&str>, path: Option<&Path>) -> Result<Value, String> {
+    match (json, path) {
+        (Some(json), _) => {
+            serde_json::from_str(json).map_err(|e| format!("--settings-json: not JSON: {e}"))
+        }
+        (None, Some(path)) => {
+            let text = String::from_utf8_lossy(&read(path)?).into_owned();
+            let settings: Option<Value> = serde_yaml::from_str(&text)
+                .map_err(|e| format!("{}: not JSON or YAML: {e}", path.display()))?;
+            Ok(settings.unwrap_or_else(|| Value::Object(Default::default())))
+        }
+        (None, None) => Ok(Value::Object(Default::default())),
+    }
+}
+
+fn load_session(path: Option<&Path>) -> Result<Option<Session>, String> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    let text = String::from_utf8_lossy(&read(path)?).into_owned();
+    Session::from_yaml(&text)
+        .map(Some)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn bench_command(args: BenchArgs) -> Result<String, String> {
+    let settings = load_settings(args.settings_json.as_deref(), args.settings_path.as_deref())?;
+    let session = load_session(args.replay.as_deref())?;
+    let mut modules = vec![("ours", args.module.clone())];
+    modules.extend(args.baseline.iter().map(|path| ("floor", path.clone())));
+    let subjects = modules
+        .iter()
+        .map(|(label, path)| {
+            let subject = Subject::load(
+                label,
+                &read(path)?,
+                args.allow_context_aware,
+                session.clone(),
+            )?;
+            subject.check_settings(&settings)?;
+            Ok(subject)
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let inputs = args
+        .request_paths
+        .iter()
+        .map(|path| bench_input(path, &settings))
+        .collect::<Result<Vec<_>, String>>()?;
+    let mut out = format!(
+        "policy-host bench: {} timed evaluations after {} warm-up, per module, pod and host mode; times in µs\n\n",
+        args.iterations, args.warmup
+    );
+    out += "module  size (bytes)  compile (ms)  instantiate + wapc_init (µs)\n";
+    for s in &subjects {
+        out += &format!(
+            "{:<7} {:>12}  {:>12.1}  {:>28.0}\n",
+            s.label,
+            s.size,
+            s.compile.as_secs_f64() * 1e3,
+            s.instantiate.as_secs_f64() * 1e6
+        );
+    }
+    out += "\npod        pod bytes  mode   module      min   median      p99     mean   evals/s  guest memory\n";
+    let mut summary = Vec::new();
+    eprintln!(
+        "bench: probing guest memory (a probe that starves the guest makes it print an allocation failure)"
+    );
+    for input in &inputs {
+        let memory: Vec<String> = subjects
+            .iter()
+            .map(|s| {
+                s.memory(&input.payload)
+                    .map_or("-".to_owned(), bench::pages)
+            })
+            .collect();
+        for mode in [HostMode::Warm, HostMode::Fresh] {
+            eprintln!("bench: {} {} ...", input.name, mode.name());
+            let samples = bench::measure(&subjects, input, mode, args.warmup, args.iterations)?;
+            let stats: Vec<Stats> = samples.iter().map(|s| Stats::of(s)).collect();
+            for ((subject, stat), memory) in subjects.iter().zip(&stats).zip(&memory) {
+                out += &format!(
+                    "{:<10} {:>9}  {:<6} {:<7} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>9.0}  {}\n",
+                    input.name,
+                    input.pod_bytes,
+                    mode.name(),
+                    subject.label,
+                    stat.min,
+                    stat.median,
+                    stat.p99,
+                    stat.mean,
+                    stat.per_second,
+                    memory
+                );
+            }
+            summary.push((input.name.clone(), mode, stats));
+        }
+    }
+    if subjects.len() == 2 {
+        out +=
+            "\n| pod | mode | ours median µs | floor median µs | ratio |\n|---|---|---|---|---|\n";
+        for (pod, mode, stats) in &summary {
+            out += &format!(
+                "| {pod} | {} | {:.1} | {:.1} | {:.2} |\n",
+                mode.name(),
+                stats[0].median,
+                stats[1].median,
+                stats[0].median / stats[1].median
+            );
+        }
+        out += &format!(
+            "\nmodule sizes: ours {} bytes, floor {} bytes\n",
+            subjects[0].size, subjects[1].size
+        );
+    }
+    Ok(out)
+}
+
+fn bench_input(path: &Path, settings: &Value) -> Result<Input, String> {
+    let document: Value = serde_json::from_slice(&read(path)?)
+        .map_err(|e| format!("{}: not JSON: {e}", path.display()))?;
+    let request = admission_request(document)?;
+    let pod_bytes = serde_json::to_vec(&request["object"])
+        .map_err(|e| e.to_string())?
+        .len();
+    let payload =
+        serde_json::to_vec(&serde_json::json!({"settings": settings, "request": request}))
+            .map_err(|e| e.to_string())?;
+    let name = path
+        .file_stem()
+        .map_or("?".into(), |s| s.to_string_lossy().into_owned());
+    Ok(Input {
+        name,
+        payload,
+        pod_bytes,
+    })
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, String> {

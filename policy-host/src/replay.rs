@@ -45,13 +45,15 @@ pub struct Exchange {
 #[derive(Debug, Clone, Default)]
 pub struct Session {
     pending: VecDeque<Exchange>,
+    /// Every exchange, for [`Session::rewind`].
+    recorded: VecDeque<Exchange>,
 }
 
 impl Session {
     pub fn from_yaml(text: &str) -> Result<Session, String> {
         let entries: Option<Vec<Entry>> =
             serde_yaml::from_str(text).map_err(|e| format!("not a replay session: {e}"))?;
-        let pending = entries
+        let pending: VecDeque<Exchange> = entries
             .unwrap_or_default()
             .into_iter()
             .enumerate()
@@ -61,7 +63,10 @@ impl Session {
                     .map_err(|e| format!("exchange {}: {e}", i + 1))
             })
             .collect::<Result<_, _>>()?;
-        Ok(Session { pending })
+        Ok(Session {
+            recorded: pending.clone(),
+            pending,
+        })
     }
 
     /// Answers one guest call: the recorded payload, or an error message (the
@@ -86,6 +91,11 @@ impl Session {
             Some(Response::Error { message }) => Err(message),
             None => Err("replay session exhausted".to_owned()),
         }
+    }
+
+    /// Starts the session over, so a benchmark can replay it for every evaluation.
+    pub fn rewind(&mut self) {
+        self.pending = self.recorded.clone();
     }
 
     pub fn remaining(&self) -> usize {
