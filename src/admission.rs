@@ -59,7 +59,7 @@ pub fn evaluate_request(
     if pod::has_skip_label(&object, &settings.annotation_prefix) {
         return accept(Vec::new());
     }
-    let facts = match pod::read_facts(&object, &request.namespace) {
+    let facts = match pod::read_facts(&object, &request.namespace, &settings.annotation_prefix) {
         Ok(facts) => facts,
         Err(error) => return reject(error.0, Vec::new()),
     };
@@ -78,24 +78,24 @@ pub fn evaluate_request(
         };
     }
     let selection = pod::container_selection(&facts, &settings.annotation_prefix);
-    let report = match inject::apply(&identity, &mut object, &selection) {
+    let mut report = match inject::apply(&identity, &mut object, &selection) {
         Ok(report) => report,
         Err(error) => return reject(error.0, warnings),
     };
-    warnings.extend(report.warnings);
+    warnings.append(&mut report.warnings);
     if settings.on_conflict == OnConflict::Reject && !report.conflicts.is_empty() {
         return reject(report.conflicts.join("; "), warnings);
     }
-    warnings.extend(report.conflicts);
+    warnings.append(&mut report.conflicts);
     match settings.mode {
-        PolicyMode::Audit if report.changed || !report.role_drift.is_empty() => {
-            let findings = [report.additions, report.role_drift].concat();
+        PolicyMode::Audit if report.changed() || !report.role_drift.is_empty() => {
+            let findings = [report.describe(&identity), report.role_drift].concat();
             reject(
                 format!("the Pod lacks its AWS credentials: {}", findings.join("; ")),
                 warnings,
             )
         }
-        PolicyMode::Mutate if report.changed => Outcome::Mutate { object, warnings },
+        PolicyMode::Mutate if report.changed() => Outcome::Mutate { object, warnings },
         _ => accept(warnings),
     }
 }

@@ -22,6 +22,13 @@ pub struct Selection {
 }
 
 impl Selection {
+    fn lists_names(&self) -> bool {
+        self.include
+            .as_ref()
+            .is_some_and(|(_, names)| !names.is_empty())
+            || !self.skip.1.is_empty()
+    }
+
     fn selects(&self, name: &str) -> bool {
         let included = self
             .include
@@ -41,18 +48,54 @@ impl Selection {
     }
 }
 
+/// One thing the policy added to a Pod.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Added {
+    Label,
+    /// A container's new env variables and whether it got the mount.
+    Container {
+        name: String,
+        env: Vec<&'static str>,
+        mount: bool,
+    },
+    Volume,
+}
+
 /// What applying an identity did, or would do, to a Pod.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Report {
-    pub changed: bool,
-    /// What was added, one entry per container, then the volume and the label.
-    pub additions: Vec<String>,
+    /// What was added, in Pod order; empty when nothing changed.
+    pub added: Vec<Added>,
     /// Existing settings that disagree with the identity (subject to `onConflict`).
     pub conflicts: Vec<String>,
     /// Selected containers whose `AWS_ROLE_ARN` is not the resolved role (audit mode).
     pub role_drift: Vec<String>,
     /// Names in include/skip lists that match nothing.
     pub warnings: Vec<String>,
+}
+
+impl Report {
+    pub fn changed(&self) -> bool {
+        !self.added.is_empty()
+    }
+
+    /// One phrase per addition, e.g. `container app: AWS_ROLE_ARN, mount aws-iam-token`.
+    pub fn describe(&self, identity: &Identity) -> Vec<String> {
+        self.added
+            .iter()
+            .map(|added| match added {
+                Added::Label => format!("label {POD_IDENTITY_LABEL}"),
+                Added::Volume => format!("volume {}", identity.volume_name),
+                Added::Container { name, env, mount } => {
+                    let mut items: Vec<String> = env.iter().map(|e| (*e).to_owned()).collect();
+                    if *mount {
+                        items.push(format!("mount {}", identity.volume_name));
+                    }
+                    format!("container {name}: {}", items.join(", "))
+                }
+            })
+            .collect()
+    }
 }
 
 /// Applies `identity` to the Pod, processing the containers `selection` picks.
@@ -67,7 +110,7 @@ pub fn apply(
         .ok_or_else(|| ShapeError("object must be a JSON object (a Pod)".to_owned()))?;
     let mut report = Report::default();
     if identity.mode == Mode::ContainerCredentials && set_pod_identity_label(object)? {
-        report.additions.push(format!("label {POD_IDENTITY_LABEL}"));
+        report.added.push(Added::Label);
     }
     let spec = match object.get_mut("spec") {
         Some(Value::Object(spec)) => spec,
@@ -79,40 +122,72 @@ pub fn apply(
     }
     report.warnings = selection.unmatched(&names);
     check_volume(identity, spec, &mut report)?;
-    report.changed = !report.additions.is_empty();
     Ok(report)
 }
 
 fn process_containers(
     identity: &Identity,
     spec: &mut Map<String, Value>,
-    key: &str,
+    key: &'static str,
     selection: &Selection,
     report: &mut Report,
     names: &mut Vec<String>,
 ) -> Result<(), ShapeError> {
-    let field = format!("spec.{key}");
     let containers = match spec.get_mut(key) {
         None | Some(Value::Null) => return Ok(()),
         Some(Value::Array(containers)) => containers,
-        Some(other) => return Err(ShapeError::expected(&field, "a list", other)),
+        Some(other) => {
+            return Err(ShapeError::expected(
+                &format!("spec.{key}"),
+                "a list",
+                other,
+            ));
+        }
     };
+    // Only the warnings about unmatched names need every container's name.
+    let collect_names = selection.lists_names();
     for (i, container) in containers.iter_mut().enumerate() {
-        let field = format!("{field}[{i}]");
-        let Some(container) = container.as_object_mut() else {
-            return Err(ShapeError::expected(&field, "an object", container));
+        let field = ContainerField {
+            list: key,
+            index: i,
         };
-        let name = container
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        names.push(name.clone());
-        if selection.selects(&name) {
-            process_container(identity, container, &field, &name, report)?;
+        let Some(container) = container.as_object_mut() else {
+            return Err(ShapeError::expected(
+                &field.to_string(),
+                "an object",
+                container,
+            ));
+        };
+        let name = name_of_map(container);
+        if collect_names {
+            names.push(name.to_owned());
+        }
+        if selection.selects(name) {
+            let name = name.to_owned();
+            process_container(identity, container, field, &name, report)?;
         }
     }
     Ok(())
+}
+
+/// `spec.<list>[<index>]`, formatted only for an error message.
+#[derive(Clone, Copy)]
+struct ContainerField {
+    list: &'static str,
+    index: usize,
+}
+
+impl std::fmt::Display for ContainerField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "spec.{}[{}]", self.list, self.index)
+    }
+}
+
+fn name_of_map(container: &Map<String, Value>) -> &str {
+    container
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
 }
 
 /// Which of the variables we add a container already defines (by `env[].name`).
@@ -128,9 +203,9 @@ struct EnvFacts {
 fn env_facts(
     identity: &Identity,
     container: &Map<String, Value>,
-    field: &str,
+    field: ContainerField,
 ) -> Result<EnvFacts, ShapeError> {
-    let env = list_at(container, "env", &format!("{field}.env"))?;
+    let env = list_at(container, "env", || format!("{field}.env"))?;
     let has = |wanted: &str| env.iter().any(|e| name_of(e) == wanted);
     let [credential_name, _] = identity.mode.pair_names();
     let credential = env
@@ -153,7 +228,7 @@ const SESSION_NAME: &str = "AWS_ROLE_SESSION_NAME";
 fn process_container(
     identity: &Identity,
     container: &mut Map<String, Value>,
-    field: &str,
+    field: ContainerField,
     name: &str,
     report: &mut Report,
 ) -> Result<(), ShapeError> {
@@ -178,11 +253,11 @@ fn process_container(
         return Ok(());
     }
     report.conflicts.extend(drift);
-    let env = env_additions(identity, &defined);
-    let mounts_field = format!("{field}.volumeMounts");
-    let existing_mount = list_at(container, "volumeMounts", &mounts_field)?
-        .iter()
-        .find(|m| name_of(m) == identity.volume_name);
+    let existing_mount = list_at(container, "volumeMounts", || {
+        format!("{field}.volumeMounts")
+    })?
+    .iter()
+    .find(|m| name_of(m) == identity.volume_name);
     let mount_path = existing_mount.map(|m| {
         m.get("mountPath")
             .and_then(Value::as_str)
@@ -194,24 +269,30 @@ fn process_container(
             identity.volume_name, identity.mount_path
         ));
     }
-    let mut added: Vec<String> = env.iter().map(|e| name_of(e).to_owned()).collect();
-    let mut mounts = Vec::new();
-    if existing_mount.is_none() {
-        mounts.push(json!({"name": identity.volume_name, "readOnly": true, "mountPath": identity.mount_path}));
-        added.push(format!("mount {}", identity.volume_name));
+    let mount = existing_mount.is_none();
+    let env = env_additions(identity, &defined);
+    if env.is_empty() && !mount {
+        return Ok(());
     }
-    append(container, "env", env);
-    append(container, "volumeMounts", mounts);
-    if !added.is_empty() {
-        report
-            .additions
-            .push(format!("container {name}: {}", added.join(", ")));
+    report.added.push(Added::Container {
+        name: name.to_owned(),
+        env: env.iter().map(|(name, _)| *name).collect(),
+        mount,
+    });
+    append(
+        container,
+        "env",
+        env.into_iter().map(|(_, entry)| entry).collect(),
+    );
+    if mount {
+        let entry = json!({"name": identity.volume_name, "readOnly": true, "mountPath": identity.mount_path});
+        append(container, "volumeMounts", vec![entry]);
     }
     Ok(())
 }
 
-/// The env entries a processed container lacks, in the reference's order.
-fn env_additions(identity: &Identity, defined: &EnvFacts) -> Vec<Value> {
+/// The env entries a processed container lacks, in the reference's order, with their names.
+fn env_additions(identity: &Identity, defined: &EnvFacts) -> Vec<(&'static str, Value)> {
     let mut env = Vec::new();
     if identity.regional_sts && !defined.sts {
         env.push(env_var("AWS_STS_REGIONAL_ENDPOINTS", "regional"));
@@ -226,13 +307,14 @@ fn env_additions(identity: &Identity, defined: &EnvFacts) -> Vec<Value> {
         env.push(env_var(token_file, &identity.token_file));
     }
     if identity.session_name && !defined.session_name {
-        env.push(json!({"name": SESSION_NAME, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}));
+        let entry = json!({"name": SESSION_NAME, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}});
+        env.push((SESSION_NAME, entry));
     }
     env
 }
 
-fn env_var(name: &str, value: &str) -> Value {
-    json!({"name": name, "value": value})
+fn env_var(name: &'static str, value: &str) -> (&'static str, Value) {
+    (name, json!({"name": name, "value": value}))
 }
 
 /// Appends to a list that [`list_at`] has already checked; creates it only when
@@ -253,7 +335,7 @@ fn check_volume(
     spec: &mut Map<String, Value>,
     report: &mut Report,
 ) -> Result<(), ShapeError> {
-    let existing = list_at(spec, "volumes", "spec.volumes")?
+    let existing = list_at(spec, "volumes", || "spec.volumes".to_owned())?
         .iter()
         .find(|v| name_of(v) == identity.volume_name);
     match existing {
@@ -264,9 +346,7 @@ fn check_volume(
         Some(_) => {}
         None => {
             add_volume(identity, spec);
-            report
-                .additions
-                .push(format!("volume {}", identity.volume_name));
+            report.added.push(Added::Volume);
         }
     }
     Ok(())

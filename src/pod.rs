@@ -29,7 +29,7 @@ impl ShapeError {
 pub struct PodFacts {
     pub namespace: String,
     pub service_account: String,
-    /// `metadata.annotations`, string values only (the API server allows no others).
+    /// The `<prefix>/…` entries of `metadata.annotations`.
     pub annotations: Map<String, Value>,
     pub is_windows: bool,
 }
@@ -50,7 +50,11 @@ pub fn has_skip_label(object: &Value, prefix: &str) -> bool {
 
 /// Checks the Pod-level shape and reads the facts. The lists are checked later,
 /// and only when an identity applies (see [`list_at`]).
-pub fn read_facts(object: &Value, request_namespace: &str) -> Result<PodFacts, ShapeError> {
+pub fn read_facts(
+    object: &Value,
+    request_namespace: &str,
+    prefix: &str,
+) -> Result<PodFacts, ShapeError> {
     let pod = object
         .as_object()
         .ok_or_else(|| ShapeError::expected("object", "a JSON object (a Pod)", object))?;
@@ -85,9 +89,23 @@ pub fn read_facts(object: &Value, request_namespace: &str) -> Result<PodFacts, S
     Ok(PodFacts {
         namespace: namespace.to_owned(),
         service_account: service_account.to_owned(),
-        annotations: annotations.cloned().unwrap_or_default(),
+        annotations: ours(annotations, prefix),
         is_windows: is_windows(node_selector, spec),
     })
+}
+
+/// Only the annotations under `<prefix>/`: the rest is never read, so never copied.
+fn ours(annotations: Option<&Map<String, Value>>, prefix: &str) -> Map<String, Value> {
+    let is_ours = |key: &str| {
+        key.strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('/'))
+    };
+    annotations
+        .into_iter()
+        .flatten()
+        .filter(|(key, _)| is_ours(key))
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect()
 }
 
 /// The EKS webhook looks at both node-selector keys; we also honour `spec.os.name`.
@@ -127,16 +145,16 @@ fn optional_map<'a>(
 }
 
 /// The list at `parent[key]`: empty when absent or `null`; any other value is a
-/// shape error naming `field`.
+/// shape error naming the field (its path is only built for the error).
 pub fn list_at<'a>(
     parent: &'a Map<String, Value>,
     key: &str,
-    field: &str,
+    field: impl FnOnce() -> String,
 ) -> Result<&'a [Value], ShapeError> {
     match parent.get(key) {
         None | Some(Value::Null) => Ok(&[]),
         Some(Value::Array(items)) => Ok(items),
-        Some(other) => Err(ShapeError::expected(field, "a list", other)),
+        Some(other) => Err(ShapeError::expected(&field(), "a list", other)),
     }
 }
 
