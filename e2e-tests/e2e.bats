@@ -332,19 +332,21 @@ evaluate_tmp() {
   expect_patch '.[3].value[0].projected.sources[0].serviceAccountToken.expirationSeconds == 86400'
 }
 
-@test "hostile: a ServiceAccount answer that is not JSON is a warning" {
-  sed "s|payload: .*|payload: 'not json'|" "$DATA/sessions/sa-with-role.yml" > "$BATS_TEST_TMPDIR/bad-sa.yml"
+# with_sa_payload PAYLOAD: evaluates pod.json with the ServiceAccount answer replaced by PAYLOAD.
+with_sa_payload() {
+  sed "s|payload: .*|payload: '$1'|" "$DATA/sessions/sa-with-role.yml" > "$BATS_TEST_TMPDIR/sa.yml"
   run --separate-stderr "$KWCTL" run -r "$DATA/requests/pod.json" --allow-context-aware \
-    --replay-host-capabilities-interactions "$BATS_TEST_TMPDIR/bad-sa.yml" "$POLICY"
+    --replay-host-capabilities-interactions "$BATS_TEST_TMPDIR/sa.yml" "$POLICY"
   response="$(printf '%s\n' "$output" | tail -n 1)"
+}
+
+@test "hostile: a ServiceAccount answer that is not JSON is a warning" {
+  with_sa_payload 'not json'
   expect '.allowed == true and .patch == null and (.warnings[0] | contains("not a ServiceAccount"))'
 }
 
 @test "hostile: a ServiceAccount answer of another kind is a warning" {
-  sed "s|payload: .*|payload: '{\"kind\":\"Secret\"}'|" "$DATA/sessions/sa-with-role.yml" > "$BATS_TEST_TMPDIR/secret.yml"
-  run --separate-stderr "$KWCTL" run -r "$DATA/requests/pod.json" --allow-context-aware \
-    --replay-host-capabilities-interactions "$BATS_TEST_TMPDIR/secret.yml" "$POLICY"
-  response="$(printf '%s\n' "$output" | tail -n 1)"
+  with_sa_payload '{"kind":"Secret"}'
   expect '.allowed == true and .patch == null and (.warnings[0] | contains("Secret"))'
 }
 

@@ -161,7 +161,8 @@ const MAPPING_FIELDS: &[&str] = &[
     "stsRegionalEndpoints",
     "tokenExpiration",
 ];
-const CC_FIELDS: &[&str] = &[
+/// The fields of `containerCredentials`, for documentation checks.
+pub const CC_FIELDS: &[&str] = &[
     "identities",
     "fullUri",
     "audience",

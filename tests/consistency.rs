@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use aws_pod_identity_policy::settings::SETTING_NAMES;
+use aws_pod_identity_policy::settings::{CC_FIELDS, SETTING_NAMES};
 use aws_pod_identity_policy::settings_response;
 use serde::Deserialize;
 use serde_yaml::Value;
@@ -216,14 +216,7 @@ fn the_readme_settings_table_lists_exactly_the_accepted_settings() {
     }
     let probe_unknown = serde_json::json!({"containerCredentials": {"notDocumented": null}});
     assert!(!settings_response(&serde_json::to_vec(&probe_unknown).unwrap()).valid);
-    for field in [
-        "identities",
-        "fullUri",
-        "audience",
-        "mountPath",
-        "volumeName",
-        "tokenPath",
-    ] {
+    for field in CC_FIELDS {
         assert!(
             documented.contains(&format!("containerCredentials.{field}")),
             "README lacks containerCredentials.{field}"

@@ -28,20 +28,41 @@ enum Command {
     Bench(BenchArgs),
 }
 
+/// What the policy runs with: kwctl's settings and host-capability flags.
+#[derive(Args)]
+struct PolicyArgs {
+    /// Settings as a JSON string.
+    #[arg(long = "settings-json", conflicts_with = "settings_path")]
+    settings_json: Option<String>,
+    /// Settings file, JSON or YAML.
+    #[arg(short = 's', long = "settings-path")]
+    settings_path: Option<PathBuf>,
+    /// Let the policy read Kubernetes resources (answered from the replay session).
+    #[arg(long = "allow-context-aware")]
+    allow_context_aware: bool,
+    /// kwctl replay session (YAML) answering the policy's host calls in order.
+    #[arg(long = "replay-host-capabilities-interactions")]
+    replay: Option<PathBuf>,
+}
+
+impl PolicyArgs {
+    fn settings(&self) -> Result<Value, String> {
+        load_settings(self.settings_json.as_deref(), self.settings_path.as_deref())
+    }
+
+    fn session(&self) -> Result<Option<Session>, String> {
+        load_session(self.replay.as_deref())
+    }
+}
+
 #[derive(Args)]
 struct BenchArgs {
     /// AdmissionRequest or AdmissionReview files; one table row per file and host mode.
     #[arg(short = 'r', long = "request-path", required = true)]
     request_paths: Vec<PathBuf>,
-    #[arg(long = "settings-json", conflicts_with = "settings_path")]
-    settings_json: Option<String>,
-    #[arg(short = 's', long = "settings-path")]
-    settings_path: Option<PathBuf>,
-    #[arg(long = "allow-context-aware")]
-    allow_context_aware: bool,
-    /// Replay session, rewound before every evaluation.
-    #[arg(long = "replay-host-capabilities-interactions")]
-    replay: Option<PathBuf>,
+    /// The replay session is rewound before every evaluation.
+    #[command(flatten)]
+    policy: PolicyArgs,
     /// Timed evaluations per module, pod and host mode.
     #[arg(long, default_value_t = 1000)]
     iterations: usize,
@@ -60,18 +81,8 @@ struct RunArgs {
     /// AdmissionRequest or AdmissionReview file (JSON); `-` reads stdin.
     #[arg(short = 'r', long = "request-path")]
     request_path: String,
-    /// Settings as a JSON string.
-    #[arg(long = "settings-json", conflicts_with = "settings_path")]
-    settings_json: Option<String>,
-    /// Settings file, JSON or YAML.
-    #[arg(short = 's', long = "settings-path")]
-    settings_path: Option<PathBuf>,
-    /// Let the policy read Kubernetes resources (answered from the replay session).
-    #[arg(long = "allow-context-aware")]
-    allow_context_aware: bool,
-    /// kwctl replay session (YAML) answering the policy's host calls in order.
-    #[arg(long = "replay-host-capabilities-interactions")]
-    replay: Option<PathBuf>,
+    #[command(flatten)]
+    policy: PolicyArgs,
     /// policy-host only (not a kwctl flag): after the response line, print the
     /// patch operations and the Pod after the patch, for humans.
     #[arg(long = "explain")]
@@ -108,30 +119,13 @@ fn run_command(args: RunArgs) -> Result<String, String> {
     let document: Value = serde_json::from_str(&request_text)
         .map_err(|e| format!("{}: not JSON: {e}", args.request_path))?;
     let request = admission_request(document)?;
-    let settings = match (&args.settings_json, &args.settings_path) {
-        (Some(json), _) => {
-            serde_json::from_str(json).map_err(|e| format!("--settings-json: not JSON: {e}"))?
-        }
-        (None, Some(path)) => {
-            let text = String::from_utf8_lossy(&read(path)?).into_owned();
-            let settings: Option<Value> = serde_yaml::from_str(&text)
-                .map_err(|e| format!("{}: not JSON or YAML: {e}", path.display()))?;
-            settings.unwrap_or_else(|| Value::Object(Default::default()))
-        }
-        (None, None) => Value::Object(Default::default()),
-    };
-    let session = match &args.replay {
-        Some(path) => {
-            let text = String::from_utf8_lossy(&read(path)?).into_owned();
-            Some(Session::from_yaml(&text).map_err(|e| format!("{}: {e}", path.display()))?)
-        }
-        None => None,
-    };
+    let settings = args.policy.settings()?;
+    let session = args.policy.session()?;
     let original = request.get("object").cloned().unwrap_or_default();
     let evaluation = Evaluation {
         request,
         settings,
-        allow_context_aware: args.allow_context_aware,
+        allow_context_aware: args.policy.allow_context_aware,
         session,
     };
     let response = run(&module, evaluation).map_err(|e| match e {
@@ -200,8 +194,8 @@ fn load_session(path: Option<&Path>) -> Result<Option<Session>, String> {
 }
 
 fn bench_command(args: BenchArgs) -> Result<String, String> {
-    let settings = load_settings(args.settings_json.as_deref(), args.settings_path.as_deref())?;
-    let session = load_session(args.replay.as_deref())?;
+    let settings = args.policy.settings()?;
+    let session = args.policy.session()?;
     let mut modules = vec![("ours", args.module.clone())];
     modules.extend(args.baseline.iter().map(|path| ("floor", path.clone())));
     let subjects = modules
@@ -210,7 +204,7 @@ fn bench_command(args: BenchArgs) -> Result<String, String> {
             let subject = Subject::load(
                 label,
                 &read(path)?,
-                args.allow_context_aware,
+                args.policy.allow_context_aware,
                 session.clone(),
             )?;
             subject.check_settings(&settings)?;
