@@ -16,10 +16,12 @@ setup() {
 }
 
 # evaluate REQUEST SESSION [extra kwctl flags...]: runs the policy; the response is in $response.
+# REQUEST names a fixture in test_data/requests, or is a path.
 evaluate() {
-  local request="$1" session="$2"
+  local request="$DATA/requests/$1.json" session="$2"
+  [[ "$1" == */* ]] && request="$1"
   shift 2
-  run --separate-stderr "$KWCTL" run -r "$DATA/requests/$request.json" \
+  run --separate-stderr "$KWCTL" run -r "$request" \
     --allow-context-aware --replay-host-capabilities-interactions "$DATA/sessions/$session.yml" \
     "$@" "$POLICY"
   [ "$status" -eq 0 ] || { echo "exit $status: $stderr"; return 1; }
@@ -291,43 +293,33 @@ hostile() {
   jq "$2" "$DATA/requests/pod.json" > "$BATS_TEST_TMPDIR/$1.json"
 }
 
-# evaluate_tmp REQUEST SESSION [flags]: like evaluate, for a request in $BATS_TEST_TMPDIR.
-evaluate_tmp() {
-  local request="$1" session="$2"
-  shift 2
-  run --separate-stderr "$KWCTL" run -r "$BATS_TEST_TMPDIR/$request.json" \
-    --allow-context-aware --replay-host-capabilities-interactions "$DATA/sessions/$session.yml" "$@" "$POLICY"
-  [ "$status" -eq 0 ] || { echo "exit $status: $stderr"; return 1; }
-  response="$(printf '%s\n' "$output" | tail -n 1)"
-}
-
 @test "hostile: object null is a 400" {
   hostile null '.request.object = null'
-  evaluate_tmp null empty
+  evaluate "$BATS_TEST_TMPDIR/null.json" empty
   expect '.allowed == false and .status.code == 400 and (.status.message | contains("object must be a JSON object"))'
 }
 
 @test "hostile: an object of another kind is a 400" {
   hostile deployment '.request.object.kind = "Deployment"'
-  evaluate_tmp deployment empty
+  evaluate "$BATS_TEST_TMPDIR/deployment.json" empty
   expect '.allowed == false and .status.code == 400 and (.status.message | contains("Deployment"))'
 }
 
 @test "hostile: a 5 MB Pod is mutated" {
   hostile big '.request.object.metadata.annotations.blob = ("x" * 5242880)'
-  evaluate_tmp big sa-with-role
+  evaluate "$BATS_TEST_TMPDIR/big.json" sa-with-role
   expect '.allowed == true and .patchType == "JSONPatch"'
 }
 
 @test "hostile: 10 000 containers are all mutated" {
   hostile many '.request.object.spec.containers = [range(10000) | {name: "c\(.)", image: "busybox"}]'
-  evaluate_tmp many sa-with-role
+  evaluate "$BATS_TEST_TMPDIR/many.json" sa-with-role
   expect_patch '[.[] | select(.path | endswith("/env"))] | length == 10000'
 }
 
 @test "hostile: annotation values that are numbers or null are ignored" {
   hostile odd '.request.object.metadata.annotations = {"eks.amazonaws.com/token-expiration": 60, "eks.amazonaws.com/skip-containers": null}'
-  evaluate_tmp odd sa-with-role
+  evaluate "$BATS_TEST_TMPDIR/odd.json" sa-with-role
   expect '.allowed == true and .warnings == null'
   expect_patch '.[3].value[0].projected.sources[0].serviceAccountToken.expirationSeconds == 86400'
 }
