@@ -1,7 +1,9 @@
 //! The mutation, on the Pod's raw JSON: env, mounts, the projected-token volume
 //! and the Pod Identity label. Only appends (the volume is prepended, as the
 //! EKS webhook does); never overwrites, reorders or removes, so re-running it
-//! on its own output changes nothing.
+//! on its own output changes nothing. It reports what it added and what
+//! conflicts with the identity, so that audit mode and `onConflict` decide from
+//! one pass over the Pod.
 
 use serde_json::{Map, Value, json};
 
