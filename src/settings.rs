@@ -420,51 +420,47 @@ fn read_container_credentials(
 }
 
 fn read_identities(value: Option<&Value>) -> Result<Vec<ServiceAccountRef>, String> {
-    let items = match value {
-        None | Some(Value::Null) => return Ok(Vec::new()),
-        Some(Value::Array(items)) => items,
-        Some(other) => {
-            return Err(format!(
-                "containerCredentials.identities: must be a list, got {}",
-                type_name(other)
-            ));
-        }
-    };
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| {
-            let path = format!("containerCredentials.identities[{i}]");
-            let fields = Fields::new(item, &path, IDENTITY_FIELDS)?.ok_or_else(|| {
+    read_list(
+        value,
+        "containerCredentials.identities",
+        "a list",
+        |item, path| {
+            let fields = Fields::new(item, path, IDENTITY_FIELDS)?.ok_or_else(|| {
                 format!("{path}: must be an object with namespace and serviceAccount")
             })?;
             Ok(ServiceAccountRef {
                 namespace: fields.string("namespace")?.unwrap_or_default(),
                 service_account: fields.string("serviceAccount")?.unwrap_or_default(),
             })
-        })
-        .collect()
+        },
+    )
 }
 
 fn read_strings(value: Option<&Value>, path: &str) -> Result<Vec<String>, String> {
+    read_list(value, path, "a list of strings", |item, path| {
+        item.as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("{path}: must be a string, got {}", type_name(item)))
+    })
+}
+
+/// A list setting: absent or `null` is empty; each item is read by `read_item`
+/// with its own path (`<path>[<i>]`) for error messages.
+fn read_list<T>(
+    value: Option<&Value>,
+    path: &str,
+    what: &str,
+    read_item: impl Fn(&Value, &str) -> Result<T, String>,
+) -> Result<Vec<T>, String> {
     let items = match value {
         None | Some(Value::Null) => return Ok(Vec::new()),
         Some(Value::Array(items)) => items,
-        Some(other) => {
-            return Err(format!(
-                "{path}: must be a list of strings, got {}",
-                type_name(other)
-            ));
-        }
+        Some(other) => return Err(format!("{path}: must be {what}, got {}", type_name(other))),
     };
     items
         .iter()
         .enumerate()
-        .map(|(i, item)| {
-            item.as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| format!("{path}[{i}]: must be a string, got {}", type_name(item)))
-        })
+        .map(|(i, item)| read_item(item, &format!("{path}[{i}]")))
         .collect()
 }
 
