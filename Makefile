@@ -4,8 +4,11 @@
 #   make e2e-tests    the bats suite; KWCTL=kwctl make e2e-tests runs it with the real kwctl
 #   make bench        our policy vs the floor module, warm and fresh, three Pods
 #   make fuzz         both fuzz targets for FUZZ_SECONDS each (default 300)
+#   make irsa-oidc    the self-hosted issuer tool (README: Self-hosted clusters)
 CARGO ?= cargo
-HOST := target/debug/policy-host
+# Build outputs live where cargo puts them: honour CARGO_TARGET_DIR.
+TARGET_DIR := $(abspath $(or $(CARGO_TARGET_DIR),target))
+HOST := $(TARGET_DIR)/debug/policy-host
 POLICY_SOURCES := Cargo.toml Cargo.lock $(shell find src -name '*.rs')
 
 # With the real kwctl, only an annotated module may read ServiceAccounts.
@@ -13,16 +16,16 @@ ifdef KWCTL
 E2E_POLICY ?= annotated-policy.wasm
 else
 E2E_POLICY ?= policy.wasm
-KWCTL := $(CURDIR)/$(HOST)
+KWCTL := $(HOST)
 endif
 
-.PHONY: all host fmt lint unit-tests test e2e-tests run bench fuzz clean
+.PHONY: all host fmt lint unit-tests test test-tools e2e-tests run bench fuzz irsa-oidc clean
 
 all: policy.wasm
 
 policy.wasm: $(POLICY_SOURCES)
 	$(CARGO) build --locked --release --target wasm32-wasip1 -p aws-pod-identity-policy
-	cp target/wasm32-wasip1/release/aws_pod_identity_policy.wasm policy.wasm
+	cp $(TARGET_DIR)/wasm32-wasip1/release/aws_pod_identity_policy.wasm policy.wasm
 	@echo "policy.wasm: $$(wc -c < policy.wasm) bytes"
 
 annotated-policy.wasm: policy.wasm metadata.yml README.md
@@ -43,12 +46,25 @@ lint:
 unit-tests: policy.wasm
 	POLICY=$(CURDIR)/policy.wasm $(CARGO) test --locked --workspace
 
-e2e-tests: $(E2E_POLICY) $(if $(findstring $(HOST),$(KWCTL)),host)
-	@command -v bats >/dev/null || { echo "bats is not installed (apt-get install bats)"; exit 1; }
-	@command -v jq >/dev/null || { echo "jq is not installed (apt-get install jq)"; exit 1; }
+# The e2e suite needs bats and jq: installed with apt-get when running as root
+# (CI, fresh machines), otherwise the one command to run is printed.
+TEST_TOOLS := bats jq
+test-tools:
+	@missing=""; for tool in $(TEST_TOOLS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing$$missing with apt-get..."; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -qq && apt-get install -y -qq$$missing >/dev/null || exit 1; \
+	  else \
+	    echo "the e2e suite needs$$missing: run  sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+e2e-tests: test-tools $(E2E_POLICY) $(if $(findstring $(HOST),$(KWCTL)),host)
 	KWCTL=$(KWCTL) POLICY=$(CURDIR)/$(E2E_POLICY) bats e2e-tests/e2e.bats
 
-test: fmt lint unit-tests e2e-tests
+test: test-tools fmt lint unit-tests e2e-tests
 
 run: policy.wasm host
 	$(HOST) run --request-path examples/request.json \
@@ -58,7 +74,7 @@ run: policy.wasm host
 # The benchmark's baseline: the least work a mutating, context-aware policy does.
 floor-policy.wasm: benches/floor-policy/Cargo.toml $(shell find benches/floor-policy/src -name '*.rs') Cargo.lock
 	$(CARGO) build --locked --release --target wasm32-wasip1 -p floor-policy
-	cp target/wasm32-wasip1/release/floor_policy.wasm floor-policy.wasm
+	cp $(TARGET_DIR)/wasm32-wasip1/release/floor_policy.wasm floor-policy.wasm
 
 ITERATIONS ?= 2000
 WARMUP ?= 200
@@ -76,6 +92,10 @@ fuzz:
 	cd fuzz && for target in validate_bytes pod_json; do \
 	  $(CARGO) +nightly fuzz run $$target corpus/$$target -- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 || exit 1; \
 	done
+
+irsa-oidc:
+	$(CARGO) build --locked --release -p irsa-oidc
+	@echo "irsa-oidc: $(TARGET_DIR)/release/irsa-oidc"
 
 clean:
 	$(CARGO) clean
