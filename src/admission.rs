@@ -7,12 +7,12 @@
 use std::collections::BTreeMap;
 
 use kubewarden_policy_sdk::host_capabilities::kubernetes::GetResourceRequest;
-use kubewarden_policy_sdk::request::{KubernetesAdmissionRequest, ValidationRequest};
+use kubewarden_policy_sdk::request::KubernetesAdmissionRequest;
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::identity::{self, ServiceAccountLookup};
-use crate::settings::{OnConflict, PolicyMode, Settings};
+use crate::settings::{self, OnConflict, PolicyMode, Settings};
 use crate::{inject, pod};
 
 /// What the policy answers.
@@ -36,10 +36,18 @@ pub enum Outcome {
 /// or the host's error message.
 pub type ReadResource<'a> = dyn FnMut(&GetResourceRequest) -> Result<Vec<u8>, String> + 'a;
 
+/// The SDK's `ValidationRequest`, except that `settings: null` is the defaults.
+#[derive(Deserialize)]
+struct Payload {
+    #[serde(default, deserialize_with = "settings::nullable")]
+    settings: Settings,
+    request: KubernetesAdmissionRequest,
+}
+
 /// Evaluates a `validate` payload (`{"settings": …, "request": …}`).
 pub fn evaluate(payload: &[u8], read: &mut ReadResource) -> Outcome {
-    match serde_json::from_slice::<ValidationRequest<Settings>>(payload) {
-        Ok(validation) => evaluate_request(&validation.settings, validation.request, read),
+    match serde_json::from_slice::<Payload>(payload) {
+        Ok(payload) => evaluate_request(&payload.settings, payload.request, read),
         Err(error) => reject(
             format!("cannot parse the validation request: {error}"),
             Vec::new(),

@@ -1,14 +1,21 @@
 //! The policy's settings: their types, their defaults and every validation
-//! message. Settings are read from raw JSON by hand so that every mistake,
-//! including a wrong type deep inside a mapping, is reported with the path of
-//! the field, and so that `null` means "use the default" everywhere.
+//! message. Reading is serde's: derived structs that reject unknown fields at
+//! every level, where `null` reads as the default, and whose errors name the
+//! field's path (`serviceAccountRoles["a/b"].roleArn: …`) through
+//! `serde_path_to_error`. [`Settings::validate`] then checks the values.
+
+mod read;
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Deserializer};
-use serde_json::{Map, Value};
+use serde::Deserialize;
+use serde_json::Value;
 
 use crate::parse;
+pub use read::nullable;
+use read::{
+    field_names, field_path, null_is, optional, or_default, type_name, unknown_field_message,
+};
 
 pub const DEFAULT_PREFIX: &str = "eks.amazonaws.com";
 pub const DEFAULT_AUDIENCE: &str = "sts.amazonaws.com";
@@ -22,28 +29,46 @@ pub const DEFAULT_CC_MOUNT_PATH: &str = "/var/run/secrets/pods.eks.amazonaws.com
 pub const DEFAULT_CC_VOLUME: &str = "eks-pod-identity-token";
 pub const DEFAULT_CC_TOKEN_PATH: &str = "eks-pod-identity-token";
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct Settings {
+    #[serde(deserialize_with = "null_is::prefix")]
     pub annotation_prefix: String,
+    #[serde(deserialize_with = "null_is::audience")]
     pub token_audience: String,
+    #[serde(deserialize_with = "null_is::expiration")]
     pub token_expiration: i64,
+    #[serde(deserialize_with = "null_is::min_expiration")]
     pub min_token_expiration: i64,
+    #[serde(deserialize_with = "optional")]
     pub max_token_expiration: Option<i64>,
+    #[serde(deserialize_with = "null_is::mount_path")]
     pub token_mount_path: String,
+    #[serde(deserialize_with = "or_default")]
     pub aws_default_region: String,
+    #[serde(deserialize_with = "or_default")]
     pub sts_regional_endpoints: bool,
+    #[serde(deserialize_with = "null_is::yes")]
     pub lookup_service_accounts: bool,
+    #[serde(deserialize_with = "null_is::yes")]
     pub cache_service_accounts: bool,
     /// Keyed by `"<namespace>/<serviceaccount>"`; the namespace may be `*`.
+    #[serde(deserialize_with = "or_default")]
     pub service_account_roles: BTreeMap<String, RoleMapping>,
     /// `None`: EKS Pod Identity mode is disabled.
+    #[serde(deserialize_with = "optional")]
     pub container_credentials: Option<ContainerCredentials>,
     /// The Pod annotation `<prefix>/role-arn` overrides the ServiceAccount's role.
+    #[serde(deserialize_with = "or_default")]
     pub allow_pod_role_arn: bool,
     /// Patterns (`*` = any run of characters) a resolved role must match; empty = any.
+    #[serde(deserialize_with = "or_default")]
     pub allowed_role_arns: Vec<String>,
+    #[serde(deserialize_with = "or_default")]
     pub role_session_name: RoleSessionName,
+    #[serde(deserialize_with = "or_default")]
     pub on_conflict: OnConflict,
+    #[serde(deserialize_with = "or_default")]
     pub mode: PolicyMode,
 }
 
@@ -73,28 +98,43 @@ pub enum PolicyMode {
 }
 
 /// A static role for a ServiceAccount (the reference's ConfigMap mode).
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct RoleMapping {
+    #[serde(deserialize_with = "or_default")]
     pub role_arn: String,
+    #[serde(deserialize_with = "optional")]
     pub audience: Option<String>,
+    #[serde(deserialize_with = "optional")]
     pub sts_regional_endpoints: Option<bool>,
+    #[serde(deserialize_with = "optional")]
     pub token_expiration: Option<i64>,
 }
 
 /// EKS Pod Identity: which ServiceAccounts use it and where the token goes.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct ContainerCredentials {
+    #[serde(deserialize_with = "or_default")]
     pub identities: Vec<ServiceAccountRef>,
+    #[serde(deserialize_with = "null_is::cc_uri")]
     pub full_uri: String,
+    #[serde(deserialize_with = "null_is::cc_audience")]
     pub audience: String,
+    #[serde(deserialize_with = "null_is::cc_mount_path")]
     pub mount_path: String,
+    #[serde(deserialize_with = "null_is::cc_volume")]
     pub volume_name: String,
+    #[serde(deserialize_with = "null_is::cc_token_path")]
     pub token_path: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct ServiceAccountRef {
+    #[serde(deserialize_with = "or_default")]
     pub namespace: String,
+    #[serde(deserialize_with = "or_default")]
     pub service_account: String,
 }
 
@@ -135,48 +175,24 @@ impl Default for ContainerCredentials {
     }
 }
 
-/// Every setting the policy accepts, for documentation checks.
-pub const SETTING_NAMES: &[&str] = &[
-    "annotationPrefix",
-    "tokenAudience",
-    "tokenExpiration",
-    "minTokenExpiration",
-    "maxTokenExpiration",
-    "tokenMountPath",
-    "awsDefaultRegion",
-    "stsRegionalEndpoints",
-    "lookupServiceAccounts",
-    "cacheServiceAccounts",
-    "serviceAccountRoles",
-    "containerCredentials",
-    "allowPodRoleArn",
-    "allowedRoleArns",
-    "roleSessionName",
-    "onConflict",
-    "mode",
-];
-const MAPPING_FIELDS: &[&str] = &[
-    "roleArn",
-    "audience",
-    "stsRegionalEndpoints",
-    "tokenExpiration",
-];
-/// The fields of `containerCredentials`, for documentation checks.
-pub const CC_FIELDS: &[&str] = &[
-    "identities",
-    "fullUri",
-    "audience",
-    "mountPath",
-    "volumeName",
-    "tokenPath",
-];
-const IDENTITY_FIELDS: &[&str] = &["namespace", "serviceAccount"];
+/// Every setting the policy accepts, as serde reads them (for documentation checks).
+pub fn setting_names() -> &'static [&'static str] {
+    field_names::<Settings>()
+}
 
-impl<'de> Deserialize<'de> for Settings {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = Value::deserialize(deserializer)?;
-        Settings::from_json(&value).map_err(serde::de::Error::custom)
-    }
+/// The fields of `containerCredentials`, as serde reads them.
+pub fn container_credentials_fields() -> &'static [&'static str] {
+    field_names::<ContainerCredentials>()
+}
+
+/// The fields of a `serviceAccountRoles` entry, as serde reads them.
+pub fn role_mapping_fields() -> &'static [&'static str] {
+    field_names::<RoleMapping>()
+}
+
+/// The fields of a `containerCredentials.identities` item, as serde reads them.
+pub fn identity_fields() -> &'static [&'static str] {
+    field_names::<ServiceAccountRef>()
 }
 
 impl kubewarden_policy_sdk::settings::Validatable for Settings {
@@ -188,53 +204,26 @@ impl kubewarden_policy_sdk::settings::Validatable for Settings {
 impl Settings {
     /// Reads the settings' types; [`Settings::validate`] checks their values.
     pub fn from_json(value: &Value) -> Result<Settings, String> {
-        let d = Settings::default();
-        let Some(fields) = Fields::new(value, "settings", SETTING_NAMES)? else {
-            return Ok(d);
-        };
-        Ok(Settings {
-            annotation_prefix: fields
-                .string("annotationPrefix")?
-                .unwrap_or(d.annotation_prefix),
-            token_audience: fields.string("tokenAudience")?.unwrap_or(d.token_audience),
-            token_expiration: fields.int("tokenExpiration")?.unwrap_or(d.token_expiration),
-            min_token_expiration: fields
-                .int("minTokenExpiration")?
-                .unwrap_or(d.min_token_expiration),
-            max_token_expiration: fields.int("maxTokenExpiration")?,
-            token_mount_path: fields
-                .string("tokenMountPath")?
-                .unwrap_or(d.token_mount_path),
-            aws_default_region: fields.string("awsDefaultRegion")?.unwrap_or_default(),
-            sts_regional_endpoints: fields.bool("stsRegionalEndpoints")?.unwrap_or(false),
-            lookup_service_accounts: fields.bool("lookupServiceAccounts")?.unwrap_or(true),
-            cache_service_accounts: fields.bool("cacheServiceAccounts")?.unwrap_or(true),
-            service_account_roles: read_mappings(fields.get("serviceAccountRoles"))?,
-            container_credentials: read_container_credentials(fields.get("containerCredentials"))?,
-            allow_pod_role_arn: fields.bool("allowPodRoleArn")?.unwrap_or(false),
-            allowed_role_arns: read_strings(fields.get("allowedRoleArns"), "allowedRoleArns")?,
-            role_session_name: fields
-                .choice(
-                    "roleSessionName",
-                    &[
-                        ("none", RoleSessionName::None),
-                        ("podName", RoleSessionName::PodName),
-                    ],
-                )?
-                .unwrap_or_default(),
-            on_conflict: fields
-                .choice(
-                    "onConflict",
-                    &[("warn", OnConflict::Warn), ("reject", OnConflict::Reject)],
-                )?
-                .unwrap_or_default(),
-            mode: fields
-                .choice(
-                    "mode",
-                    &[("mutate", PolicyMode::Mutate), ("audit", PolicyMode::Audit)],
-                )?
-                .unwrap_or_default(),
-        })
+        match value {
+            Value::Null => Ok(Settings::default()),
+            Value::Object(_) => serde_path_to_error::deserialize(value).map_err(|e| {
+                let segments: Vec<_> = e.path().iter().collect();
+                let message = e.inner().to_string();
+                // serde's path of an unknown field ends with the field itself:
+                // the message names it, the path names the object.
+                match unknown_field_message(&message) {
+                    Some(unknown) => format!(
+                        "{}: {unknown}",
+                        field_path(&segments[..segments.len().saturating_sub(1)])
+                    ),
+                    None => format!("{}: {message}", field_path(&segments)),
+                }
+            }),
+            other => Err(format!(
+                "settings: must be an object, got {}",
+                type_name(other)
+            )),
+        }
     }
 
     /// Every value-level rule of the settings, each message naming its field.
@@ -375,193 +364,4 @@ fn check_container_credentials(cc: &ContainerCredentials) -> Result<(), String> 
         }
     }
     Ok(())
-}
-
-fn read_mappings(value: Option<&Value>) -> Result<BTreeMap<String, RoleMapping>, String> {
-    let Some(map) = object_or_null(value, "serviceAccountRoles")? else {
-        return Ok(BTreeMap::new());
-    };
-    map.iter()
-        .map(|(key, entry)| {
-            let path = format!("serviceAccountRoles[{key:?}]");
-            let fields = Fields::new(entry, &path, MAPPING_FIELDS)?
-                .ok_or_else(|| format!("{path}: must be an object with a roleArn"))?;
-            let mapping = RoleMapping {
-                role_arn: fields.string("roleArn")?.unwrap_or_default(),
-                audience: fields.string("audience")?,
-                sts_regional_endpoints: fields.bool("stsRegionalEndpoints")?,
-                token_expiration: fields.int("tokenExpiration")?,
-            };
-            Ok((key.clone(), mapping))
-        })
-        .collect()
-}
-
-fn read_container_credentials(
-    value: Option<&Value>,
-) -> Result<Option<ContainerCredentials>, String> {
-    let Some(fields) = Fields::new(
-        value.unwrap_or(&Value::Null),
-        "containerCredentials",
-        CC_FIELDS,
-    )?
-    else {
-        return Ok(None);
-    };
-    let d = ContainerCredentials::default();
-    Ok(Some(ContainerCredentials {
-        identities: read_identities(fields.get("identities"))?,
-        full_uri: fields.string("fullUri")?.unwrap_or(d.full_uri),
-        audience: fields.string("audience")?.unwrap_or(d.audience),
-        mount_path: fields.string("mountPath")?.unwrap_or(d.mount_path),
-        volume_name: fields.string("volumeName")?.unwrap_or(d.volume_name),
-        token_path: fields.string("tokenPath")?.unwrap_or(d.token_path),
-    }))
-}
-
-fn read_identities(value: Option<&Value>) -> Result<Vec<ServiceAccountRef>, String> {
-    read_list(
-        value,
-        "containerCredentials.identities",
-        "a list",
-        |item, path| {
-            let fields = Fields::new(item, path, IDENTITY_FIELDS)?.ok_or_else(|| {
-                format!("{path}: must be an object with namespace and serviceAccount")
-            })?;
-            Ok(ServiceAccountRef {
-                namespace: fields.string("namespace")?.unwrap_or_default(),
-                service_account: fields.string("serviceAccount")?.unwrap_or_default(),
-            })
-        },
-    )
-}
-
-fn read_strings(value: Option<&Value>, path: &str) -> Result<Vec<String>, String> {
-    read_list(value, path, "a list of strings", |item, path| {
-        item.as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| format!("{path}: must be a string, got {}", type_name(item)))
-    })
-}
-
-/// A list setting: absent or `null` is empty; each item is read by `read_item`
-/// with its own path (`<path>[<i>]`) for error messages.
-fn read_list<T>(
-    value: Option<&Value>,
-    path: &str,
-    what: &str,
-    read_item: impl Fn(&Value, &str) -> Result<T, String>,
-) -> Result<Vec<T>, String> {
-    let items = match value {
-        None | Some(Value::Null) => return Ok(Vec::new()),
-        Some(Value::Array(items)) => items,
-        Some(other) => return Err(format!("{path}: must be {what}, got {}", type_name(other))),
-    };
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| read_item(item, &format!("{path}[{i}]")))
-        .collect()
-}
-
-fn object_or_null<'a>(
-    value: Option<&'a Value>,
-    path: &str,
-) -> Result<Option<&'a Map<String, Value>>, String> {
-    match value {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(map)) => Ok(Some(map)),
-        Some(other) => Err(format!(
-            "{path}: must be an object, got {}",
-            type_name(other)
-        )),
-    }
-}
-
-/// The fields of one settings object, with typed getters whose errors name
-/// the field. `null` reads as absent.
-struct Fields<'a> {
-    map: &'a Map<String, Value>,
-    path: &'a str,
-}
-
-impl<'a> Fields<'a> {
-    /// `None` when the object is `null`; an error on unknown fields.
-    fn new(value: &'a Value, path: &'a str, known: &[&str]) -> Result<Option<Self>, String> {
-        let Some(map) = object_or_null(Some(value), path)? else {
-            return Ok(None);
-        };
-        if let Some(unknown) = map.keys().find(|k| !known.contains(&k.as_str())) {
-            return Err(format!(
-                "{path}: unknown field {unknown:?} (known fields: {})",
-                known.join(", ")
-            ));
-        }
-        Ok(Some(Fields { map, path }))
-    }
-
-    fn get(&self, name: &str) -> Option<&'a Value> {
-        self.map.get(name).filter(|v| !v.is_null())
-    }
-
-    fn field(&self, name: &str) -> String {
-        if self.path == "settings" {
-            name.to_owned()
-        } else {
-            format!("{}.{name}", self.path)
-        }
-    }
-
-    fn typed<T>(
-        &self,
-        name: &str,
-        what: &str,
-        read: impl Fn(&Value) -> Option<T>,
-    ) -> Result<Option<T>, String> {
-        match self.get(name) {
-            None => Ok(None),
-            Some(v) => read(v).map(Some).ok_or_else(|| {
-                format!("{}: must be {what}, got {}", self.field(name), type_name(v))
-            }),
-        }
-    }
-
-    fn string(&self, name: &str) -> Result<Option<String>, String> {
-        self.typed(name, "a string", |v| v.as_str().map(str::to_owned))
-    }
-
-    fn bool(&self, name: &str) -> Result<Option<bool>, String> {
-        self.typed(name, "a boolean", Value::as_bool)
-    }
-
-    /// One of a fixed set of spellings.
-    fn choice<T: Copy>(&self, name: &str, choices: &[(&str, T)]) -> Result<Option<T>, String> {
-        let Some(spelled) = self.string(name)? else {
-            return Ok(None);
-        };
-        let found = choices.iter().find(|(word, _)| *word == spelled);
-        found.map(|(_, value)| Some(*value)).ok_or_else(|| {
-            let words: Vec<String> = choices.iter().map(|(w, _)| format!("{w:?}")).collect();
-            format!(
-                "{}: must be one of {}, got {spelled:?}",
-                self.field(name),
-                words.join(", ")
-            )
-        })
-    }
-
-    fn int(&self, name: &str) -> Result<Option<i64>, String> {
-        self.typed(name, "an integer number of seconds", Value::as_i64)
-    }
-}
-
-fn type_name(value: &Value) -> String {
-    match value {
-        Value::Null => "null".to_owned(),
-        Value::Bool(b) => format!("the boolean {b}"),
-        Value::Number(n) => format!("the number {n}"),
-        Value::String(s) => format!("the string {s:?}"),
-        Value::Array(_) => "a list".to_owned(),
-        Value::Object(_) => "an object".to_owned(),
-    }
 }

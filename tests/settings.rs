@@ -244,3 +244,100 @@ fn settings_that_are_not_json_are_invalid_not_an_error() {
             .starts_with("settings are not valid JSON")
     );
 }
+
+#[test]
+fn null_reads_as_the_default_for_every_field_at_every_level() {
+    let every_top_level_field_null: serde_json::Map<String, Value> =
+        aws_pod_identity_policy::settings::setting_names()
+            .iter()
+            .map(|name| ((*name).to_owned(), Value::Null))
+            .collect();
+    assert_eq!(
+        Settings::from_json(&Value::Object(every_top_level_field_null)),
+        Ok(Settings::default())
+    );
+    let cc_fields_null: serde_json::Map<String, Value> =
+        aws_pod_identity_policy::settings::container_credentials_fields()
+            .iter()
+            .map(|name| ((*name).to_owned(), Value::Null))
+            .collect();
+    let settings = Settings::from_json(&json!({
+        "containerCredentials": cc_fields_null,
+        "serviceAccountRoles": {"a/b": {"roleArn": "r", "audience": null, "stsRegionalEndpoints": null, "tokenExpiration": null}},
+    }))
+    .unwrap();
+    assert_eq!(
+        settings.container_credentials,
+        Some(ContainerCredentials::default())
+    );
+    let mapping = &settings.service_account_roles["a/b"];
+    assert_eq!(
+        (
+            mapping.audience.as_deref(),
+            mapping.sts_regional_endpoints,
+            mapping.token_expiration
+        ),
+        (None, None, None)
+    );
+    let identity = Settings::from_json(
+        &json!({"containerCredentials": {"identities": [{"namespace": null, "serviceAccount": "b"}]}}),
+    );
+    assert_eq!(
+        identity.unwrap().container_credentials.unwrap().identities[0].namespace,
+        ""
+    );
+    assert_eq!(
+        check(
+            &json!({"containerCredentials": {"identities": [{"namespace": null, "serviceAccount": "b"}]}})
+        ),
+        Err("containerCredentials.identities[0].namespace: must not be empty".to_owned())
+    );
+}
+
+#[test]
+fn a_wrong_type_deep_inside_a_mapping_names_its_whole_path() {
+    for (settings, message) in [
+        (
+            json!({"serviceAccountRoles": {"team-a/app": {"roleArn": "r", "stsRegionalEndpoints": "yes"}}}),
+            "serviceAccountRoles[\"team-a/app\"].stsRegionalEndpoints: must be a boolean, got the string \"yes\"",
+        ),
+        (
+            json!({"serviceAccountRoles": {"*/app": {"roleArn": ["r"]}}}),
+            "serviceAccountRoles[\"*/app\"].roleArn: must be a string, got a list",
+        ),
+        (
+            json!({"serviceAccountRoles": {"a/b": {"roleArn": "r", "audience": {"x": 1}}}}),
+            "serviceAccountRoles[\"a/b\"].audience: must be a string, got an object",
+        ),
+        (
+            json!({"serviceAccountRoles": {"a/b": null}}),
+            "serviceAccountRoles[\"a/b\"]: must be an object with a roleArn",
+        ),
+        (
+            json!({"containerCredentials": {"identities": [{"namespace": "a", "serviceAccount": "b"}, {"namespace": 7, "serviceAccount": "c"}]}}),
+            "containerCredentials.identities[1].namespace: must be a string, got the number 7",
+        ),
+        (
+            json!({"containerCredentials": {"identities": [null]}}),
+            "containerCredentials.identities[0]: must be an object with namespace and serviceAccount",
+        ),
+        (
+            json!({"allowedRoleArns": ["arn:aws:iam::*:role/a", 3]}),
+            "allowedRoleArns[1]: must be a string, got the number 3",
+        ),
+        (
+            json!({"roleSessionName": "pod"}),
+            "roleSessionName: must be one of \"none\", \"podName\", got \"pod\"",
+        ),
+        (
+            json!({"tokenExpirations": 1}),
+            "settings: unknown field \"tokenExpirations\" (known fields: annotationPrefix, tokenAudience, tokenExpiration, minTokenExpiration, maxTokenExpiration, tokenMountPath, awsDefaultRegion, stsRegionalEndpoints, lookupServiceAccounts, cacheServiceAccounts, serviceAccountRoles, containerCredentials, allowPodRoleArn, allowedRoleArns, roleSessionName, onConflict, mode)",
+        ),
+        (
+            json!({"containerCredentials": {"identities": [{"namespace": "a", "serviceAccount": "b", "x": 1}]}}),
+            "containerCredentials.identities[0]: unknown field \"x\" (known fields: namespace, serviceAccount)",
+        ),
+    ] {
+        assert_eq!(check(&settings), Err(message.to_owned()), "{settings}");
+    }
+}
