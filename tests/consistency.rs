@@ -6,7 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
-use aws_pod_identity_policy::settings::{CC_FIELDS, SETTING_NAMES};
+use aws_pod_identity_policy::settings::{
+    Settings, container_credentials_fields, identity_fields, role_mapping_fields, setting_names,
+};
 use aws_pod_identity_policy::settings_response;
 use serde::Deserialize;
 use serde_yaml::Value;
@@ -201,7 +203,8 @@ fn the_readme_settings_table_lists_exactly_the_accepted_settings() {
         .map(String::as_str)
         .collect();
     assert_eq!(
-        top_level, SETTING_NAMES,
+        top_level,
+        setting_names(),
         "README settings table vs the code"
     );
     for nested in documented.iter().filter(|s| s.contains('.')) {
@@ -216,10 +219,317 @@ fn the_readme_settings_table_lists_exactly_the_accepted_settings() {
     }
     let probe_unknown = serde_json::json!({"containerCredentials": {"notDocumented": null}});
     assert!(!settings_response(&serde_json::to_vec(&probe_unknown).unwrap()).valid);
-    for field in CC_FIELDS {
+    for field in container_credentials_fields() {
         assert!(
             documented.contains(&format!("containerCredentials.{field}")),
             "README lacks containerCredentials.{field}"
         );
     }
+}
+
+// --- questions-ui.yml and artifacthub-pkg.yml, as Kubewarden's tooling reads them
+
+fn questions() -> Vec<Value> {
+    match &yaml("questions-ui.yml")["questions"] {
+        Value::Sequence(questions) => questions.clone(),
+        other => panic!("questions-ui.yml: questions must be a list, got {other:?}"),
+    }
+}
+
+fn variable(question: &Value) -> String {
+    question["variable"]
+        .as_str()
+        .unwrap_or_else(|| panic!("question without a variable: {question:?}"))
+        .to_owned()
+}
+
+fn to_json(value: &Value) -> serde_json::Value {
+    serde_json::to_value(value).unwrap()
+}
+
+/// What a question's default does to the settings: nothing, if it is the code's default.
+fn sets_the_default(path: &[&str], default: &Value) -> Result<(), String> {
+    let wrap = |leaf: Option<serde_json::Value>| {
+        let mut value = serde_json::json!({});
+        let mut slot = &mut value;
+        for (i, key) in path.iter().enumerate() {
+            if i + 1 == path.len() {
+                if let Some(leaf) = leaf.clone() {
+                    slot[*key] = leaf;
+                }
+            } else {
+                slot[*key] = serde_json::json!({});
+                slot = &mut slot[*key];
+            }
+        }
+        value
+    };
+    let with = Settings::from_json(&wrap(Some(to_json(default))))?;
+    let without = Settings::from_json(&wrap(None))?;
+    if with == without {
+        Ok(())
+    } else {
+        Err(format!(
+            "questions-ui.yml: the default of {} ({default:?}) is not the code's default",
+            path.join(".")
+        ))
+    }
+}
+
+/// `name -> default` of the README's settings table (the first `code` of the default column).
+fn readme_defaults() -> Vec<(String, Value)> {
+    let readme = text("README.md");
+    let table = readme.split("## Settings").nth(1).unwrap();
+    let table = table.split("\n## ").next().unwrap();
+    table
+        .lines()
+        .filter(|line| line.starts_with("| `"))
+        .map(|line| {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let name = cells[1].trim_matches('`').to_owned();
+            let default = cells[3].split('`').nth(1).unwrap_or_default();
+            let value: Value = serde_yaml::from_str(default).unwrap();
+            (name, value)
+        })
+        .collect()
+}
+
+fn sorted(names: impl IntoIterator<Item = impl Into<String>>) -> Vec<String> {
+    let mut names: Vec<String> = names.into_iter().map(Into::into).collect();
+    names.sort();
+    names
+}
+
+fn subquestions(question: &Value, key: &str) -> Vec<Value> {
+    question[key].as_sequence().cloned().unwrap_or_default()
+}
+
+#[test]
+fn every_setting_has_exactly_one_question_and_no_question_lacks_a_setting() {
+    let questions = questions();
+    assert_eq!(
+        sorted(questions.iter().map(variable)),
+        sorted(setting_names().iter().copied()),
+        "questions-ui.yml top-level variables vs the settings the code accepts"
+    );
+    let find = |name: &str| {
+        questions
+            .iter()
+            .find(|q| variable(q) == name)
+            .unwrap()
+            .clone()
+    };
+    let cc = find("containerCredentials");
+    assert_eq!(
+        sorted(subquestions(&cc, "subquestions").iter().map(variable)),
+        sorted(
+            container_credentials_fields()
+                .iter()
+                .map(|f| format!("containerCredentials.{f}"))
+        ),
+        "containerCredentials subquestions"
+    );
+    let identities = subquestions(&cc, "subquestions")
+        .into_iter()
+        .find(|q| variable(q) == "containerCredentials.identities")
+        .unwrap();
+    assert_eq!(
+        sorted(
+            subquestions(&identities, "sequence_questions")
+                .iter()
+                .map(variable)
+        ),
+        sorted(identity_fields().iter().copied()),
+        "containerCredentials.identities sequence_questions"
+    );
+    assert_eq!(
+        sorted(
+            subquestions(&find("serviceAccountRoles"), "subquestions")
+                .iter()
+                .map(variable)
+        ),
+        sorted(role_mapping_fields().iter().copied()),
+        "serviceAccountRoles subquestions"
+    );
+}
+
+#[test]
+fn every_question_has_the_codes_and_the_readmes_default() {
+    let readme = readme_defaults();
+    let mut checked = 0;
+    for question in questions() {
+        let name = variable(&question);
+        let default = &question["default"];
+        sets_the_default(&[&name], default).unwrap();
+        let documented = readme.iter().find(|(n, _)| *n == name);
+        assert_eq!(
+            documented.map(|(_, d)| d),
+            Some(default),
+            "README vs questions-ui.yml default of {name}"
+        );
+        for key in ["label", "description", "type", "group"] {
+            let text = question[key].as_str().unwrap_or_default();
+            assert!(
+                !text.is_empty() && !text.contains('\n'),
+                "{name}: {key} must be one line"
+            );
+        }
+        checked += 1;
+        for sub in subquestions(&question, "subquestions") {
+            let sub_name = variable(&sub);
+            let field = sub_name.rsplit('.').next().unwrap();
+            if name == "serviceAccountRoles" {
+                sets_the_default(&[&name, "a/b", field], &sub["default"]).unwrap();
+                continue;
+            }
+            sets_the_default(&[&name, field], &sub["default"]).unwrap();
+            let documented = readme.iter().find(|(n, _)| *n == sub_name);
+            assert_eq!(
+                documented.map(|(_, d)| d),
+                Some(&sub["default"]),
+                "README vs questions-ui.yml default of {sub_name}"
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(
+        checked,
+        setting_names().len() + container_credentials_fields().len()
+    );
+}
+
+/// `name <email>` items, comma-separated: what kwctl turns into `maintainers`.
+fn maintainers_from_author(author: &str) -> Result<Vec<(String, String)>, String> {
+    author
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            let malformed = || format!("author item {item:?} is not \"name <email>\"");
+            let (name, rest) = item.split_once('<').ok_or_else(malformed)?;
+            let email = rest.strip_suffix('>').ok_or_else(malformed)?;
+            let (local, domain) = email.split_once('@').ok_or_else(malformed)?;
+            let valid = !name.trim().is_empty()
+                && !local.is_empty()
+                && domain.contains('.')
+                && !email.contains(|c: char| c.is_whitespace() || "<>,".contains(c));
+            valid
+                .then(|| (name.trim().to_owned(), email.to_owned()))
+                .ok_or_else(malformed)
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .and_then(|found| {
+            if found.is_empty() {
+                Err("the author annotation names nobody".to_owned())
+            } else {
+                Ok(found)
+            }
+        })
+}
+
+#[test]
+fn the_author_annotation_is_what_kwctl_accepts() {
+    let author = metadata()["annotations"]["io.kubewarden.policy.author"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        maintainers_from_author(&author),
+        Ok(vec![(
+            "Kubewarden developers".to_owned(),
+            "cncf-kubewarden-maintainers@lists.cncf.io".to_owned()
+        )])
+    );
+    for (bad, why) in [
+        ("aws-pod-identity-policy developers", "no email"),
+        ("Foo foo@example.com", "email not in <>"),
+        ("Bar <not-an-email>", "no @"),
+        ("", "nobody"),
+    ] {
+        assert!(maintainers_from_author(bad).is_err(), "{why}: {bad:?}");
+    }
+}
+
+#[test]
+fn artifacthub_pkg_is_what_kwctl_scaffold_artifacthub_writes() {
+    let metadata = metadata();
+    let a = &metadata["annotations"];
+    let annotation = |key: &str| a[key].as_str().unwrap().to_owned();
+    let (version, oci, source) = (
+        annotation("io.kubewarden.policy.version"),
+        annotation("io.kubewarden.policy.ociUrl"),
+        annotation("io.kubewarden.policy.source"),
+    );
+    let maintainers: Vec<serde_json::Value> =
+        maintainers_from_author(&annotation("io.kubewarden.policy.author"))
+            .unwrap()
+            .into_iter()
+            .map(|(name, email)| serde_json::json!({"name": name, "email": email}))
+            .collect();
+    let keywords: Vec<String> = annotation("io.artifacthub.keywords")
+        .split(',')
+        .map(|k| k.trim().to_owned())
+        .collect();
+    let install = format!(
+        "The policy can be obtained using [`kwctl`](https://github.com/kubewarden/kwctl):\n```console\nkwctl pull {oci}:v{version}\n```\nThen, generate the policy manifest and tune it to your liking. For example:\n```console\nkwctl scaffold manifest -t ClusterAdmissionPolicy registry://{oci}:v{version}\n```\n"
+    );
+    let expected = serde_json::json!({
+        "version": version,
+        "name": annotation("io.kubewarden.policy.title"),
+        "displayName": annotation("io.artifacthub.displayName"),
+        "description": annotation("io.kubewarden.policy.description"),
+        "license": annotation("io.kubewarden.policy.license"),
+        "homeURL": annotation("io.kubewarden.policy.url"),
+        "containersImages": [{"name": "policy", "image": format!("{oci}:v{version}")}],
+        "keywords": keywords,
+        "links": [
+            {"name": "policy", "url": format!("{source}/releases/download/v{version}/policy.wasm")},
+            {"name": "source", "url": source},
+        ],
+        "install": install,
+        "maintainers": maintainers,
+        "provider": {"name": "kubewarden"},
+        "recommendations": [{"url": "https://artifacthub.io/packages/helm/kubewarden/kubewarden-controller"}],
+    });
+    let mut actual = to_json(&yaml("artifacthub-pkg.yml"));
+    let created = actual.as_object_mut().unwrap().remove("createdAt").unwrap();
+    assert!(
+        created.as_str().is_some_and(|c| c.contains('T')),
+        "createdAt must be an RFC 3339 time, got {created}"
+    );
+    let annotations = actual
+        .as_object_mut()
+        .unwrap()
+        .remove("annotations")
+        .unwrap();
+    assert_eq!(actual, expected);
+    let embedded =
+        |key: &str| -> Value { serde_yaml::from_str(annotations[key].as_str().unwrap()).unwrap() };
+    assert_eq!(
+        sorted(annotations.as_object().unwrap().keys().cloned()),
+        sorted([
+            "kubewarden/mutation",
+            "kubewarden/contextAwareResources",
+            "kubewarden/rules",
+            "kubewarden/resources",
+            "kubewarden/questions-ui",
+        ])
+    );
+    assert_eq!(
+        annotations["kubewarden/mutation"],
+        metadata["mutating"].as_bool().unwrap().to_string()
+    );
+    assert_eq!(embedded("kubewarden/rules"), metadata["rules"]);
+    assert_eq!(
+        embedded("kubewarden/contextAwareResources"),
+        metadata["contextAwareResources"]
+    );
+    assert_eq!(
+        annotations["kubewarden/resources"],
+        annotation("io.artifacthub.resources")
+    );
+    assert!(
+        annotations["kubewarden/questions-ui"].as_str() == Some(text("questions-ui.yml").as_str()),
+        "the kubewarden/questions-ui annotation must be questions-ui.yml, verbatim"
+    );
 }
