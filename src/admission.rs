@@ -11,7 +11,7 @@ use kubewarden_policy_sdk::request::KubernetesAdmissionRequest;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::identity::{self, ServiceAccountLookup};
+use crate::identity::{self, Mode, ServiceAccountLookup};
 use crate::settings::{self, OnConflict, PolicyMode, Settings};
 use crate::{inject, pod};
 
@@ -44,14 +44,95 @@ struct Payload {
     request: KubernetesAdmissionRequest,
 }
 
+/// An outcome and, for a Pod CREATE the policy evaluated, the audit trail of
+/// how it was reached.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub outcome: Outcome,
+    pub trail: Option<Trail>,
+}
+
+/// What the audit log should say about one Pod: which identity, from where,
+/// what the ServiceAccount read gave, which containers got something.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trail {
+    pub identity: &'static str,
+    pub role_arn: Option<String>,
+    pub role_source: Option<String>,
+    pub service_account: &'static str,
+    pub containers: Vec<String>,
+    /// Only with identity `none`: `skip-label`, `no-role` or `rejected`.
+    pub reason: Option<&'static str>,
+}
+
+/// Audit annotation values longer than this are cut, ending with `…`.
+pub const MAX_AUDIT_VALUE: usize = 256;
+
+impl Trail {
+    fn none(reason: &'static str) -> Trail {
+        Trail {
+            identity: "none",
+            role_arn: None,
+            role_source: None,
+            service_account: "not-read",
+            containers: Vec::new(),
+            reason: Some(reason),
+        }
+    }
+
+    /// The policy refused the Pod: nothing was given to it.
+    fn rejected(self) -> Trail {
+        Trail {
+            service_account: self.service_account,
+            ..Trail::none("rejected")
+        }
+    }
+
+    /// The response's `audit_annotations` (the API server prefixes each key
+    /// with the webhook's name).
+    pub fn annotations(&self) -> BTreeMap<String, String> {
+        let containers = match self.containers.is_empty() {
+            true => "none".to_owned(),
+            false => self.containers.join(","),
+        };
+        [
+            ("identity", Some(self.identity.to_owned())),
+            ("role-arn", self.role_arn.clone()),
+            ("role-source", self.role_source.clone()),
+            ("serviceaccount", Some(self.service_account.to_owned())),
+            ("containers", Some(containers)),
+            ("reason", self.reason.map(str::to_owned)),
+        ]
+        .into_iter()
+        .filter_map(|(key, value)| Some((key.to_owned(), capped(value?))))
+        .collect()
+    }
+}
+
+fn capped(value: String) -> String {
+    if value.chars().count() <= MAX_AUDIT_VALUE {
+        return value;
+    }
+    let kept: String = value.chars().take(MAX_AUDIT_VALUE - 1).collect();
+    kept + "…"
+}
+
 /// Evaluates a `validate` payload (`{"settings": …, "request": …}`).
 pub fn evaluate(payload: &[u8], read: &mut ReadResource) -> Outcome {
+    decide(payload, read).outcome
+}
+
+/// [`evaluate`], with the audit trail.
+pub fn decide(payload: &[u8], read: &mut ReadResource) -> Decision {
     match serde_json::from_slice::<Payload>(payload) {
-        Ok(payload) => evaluate_request(&payload.settings, payload.request, read),
-        Err(error) => reject(
-            format!("cannot parse the validation request: {error}"),
-            Vec::new(),
-        ),
+        Ok(payload) => decide_request(&payload.settings, payload.request, read),
+        Err(error) => Decision {
+            outcome: reject(
+                format!("cannot parse the validation request: {error}"),
+                Vec::new(),
+            ),
+            trail: None,
+        },
     }
 }
 
@@ -60,42 +141,90 @@ pub fn evaluate_request(
     request: KubernetesAdmissionRequest,
     read: &mut ReadResource,
 ) -> Outcome {
+    decide_request(settings, request, read).outcome
+}
+
+pub fn decide_request(
+    settings: &Settings,
+    request: KubernetesAdmissionRequest,
+    read: &mut ReadResource,
+) -> Decision {
     if !is_pod_creation(&request) {
-        return accept(Vec::new());
+        return Decision {
+            outcome: accept(Vec::new()),
+            trail: None,
+        };
     }
+    let (outcome, trail) = decide_pod(settings, request, read);
+    Decision {
+        outcome,
+        trail: Some(trail),
+    }
+}
+
+fn decide_pod(
+    settings: &Settings,
+    request: KubernetesAdmissionRequest,
+    read: &mut ReadResource,
+) -> (Outcome, Trail) {
     let mut object = request.object;
     if pod::has_skip_label(&object, &settings.annotation_prefix) {
-        return accept(Vec::new());
+        return (accept(Vec::new()), Trail::none("skip-label"));
     }
     let facts = match pod::read_facts(&object, &request.namespace, &settings.annotation_prefix) {
         Ok(facts) => facts,
-        Err(error) => return reject(error.0, Vec::new()),
+        Err(error) => return (reject(error.0, Vec::new()), Trail::none("rejected")),
     };
     let sa = read_service_account(settings, &facts, read);
     let resolution = identity::resolve(settings, &facts, &sa, &request.uid);
     let mut warnings = resolution.warnings;
+    let service_account = match sa {
+        ServiceAccountLookup::NotRead => "not-read",
+        ServiceAccountLookup::Read(_) => "read",
+        ServiceAccountLookup::Unreadable(_) => "unreadable",
+    };
     let Some(identity) = resolution.identity else {
-        return accept(warnings);
+        let trail = Trail {
+            service_account,
+            ..Trail::none("no-role")
+        };
+        return (accept(warnings), trail);
+    };
+    let mut trail = Trail {
+        identity: match identity.mode {
+            Mode::WebIdentity => "web-identity",
+            Mode::ContainerCredentials => "container-credentials",
+        },
+        role_arn: (identity.mode == Mode::WebIdentity).then(|| identity.credential.clone()),
+        role_source: identity.role_source.clone(),
+        service_account,
+        containers: Vec::new(),
+        reason: None,
     };
     // The allow-list comes before conflicts: a foreign role is a 403 whatever else is wrong.
     if let Some(denied) = resolution.denied {
-        return Outcome::Reject {
+        let outcome = Outcome::Reject {
             code: 403,
             message: denied,
             warnings,
         };
+        return (outcome, trail.rejected());
     }
     let selection = pod::container_selection(&facts, &settings.annotation_prefix);
     let mut report = match inject::apply(&identity, &mut object, &selection) {
         Ok(report) => report,
-        Err(error) => return reject(error.0, warnings),
+        Err(error) => return (reject(error.0, warnings), trail.rejected()),
     };
     warnings.append(&mut report.warnings);
     if settings.on_conflict == OnConflict::Reject && !report.conflicts.is_empty() {
-        return reject(report.conflicts.join("; "), warnings);
+        return (
+            reject(report.conflicts.join("; "), warnings),
+            trail.rejected(),
+        );
     }
     warnings.append(&mut report.conflicts);
-    match settings.mode {
+    trail.containers = report.containers();
+    let outcome = match settings.mode {
         PolicyMode::Audit if report.changed() || !report.role_drift.is_empty() => {
             let findings = [report.describe(&identity), report.role_drift].concat();
             reject(
@@ -105,7 +234,8 @@ pub fn evaluate_request(
         }
         PolicyMode::Mutate if report.changed() => Outcome::Mutate { object, warnings },
         _ => accept(warnings),
-    }
+    };
+    (outcome, trail)
 }
 
 /// Only `CREATE` of a core `v1` Pod, not of one of its subresources.

@@ -61,6 +61,9 @@ pub struct Identity {
     pub region: String,
     /// Add `AWS_ROLE_SESSION_NAME` from the Pod's name (web identity, `roleSessionName: podName`).
     pub session_name: bool,
+    /// Where the role came from (web identity): `serviceaccount`,
+    /// `mapping:<key>` or `pod`; for the audit trail.
+    pub role_source: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -223,13 +226,22 @@ fn web_identity(
     warnings: &mut Vec<String>,
 ) -> Option<Identity> {
     let (settings, pod) = (sources.settings, sources.pod);
-    let sa_role = pod_role.or_else(|| sources.sa_annotation("role-arn").filter(|r| !r.is_empty()));
-    let (role_arn, mapping) = match sa_role {
-        Some(role) => (role.to_owned(), None),
+    let annotated = pod_role.map(|role| (role, "pod")).or_else(|| {
+        let role = sources
+            .sa_annotation("role-arn")
+            .filter(|r| !r.is_empty())?;
+        Some((role, "serviceaccount"))
+    });
+    let (role_arn, mapping, source) = match annotated {
+        Some((role, source)) => (role.to_owned(), None, source.to_owned()),
         None => {
-            let mapping: &RoleMapping =
+            let (key, mapping): (&str, &RoleMapping) =
                 settings.mapping_for(&pod.namespace, &pod.service_account)?;
-            (mapping.role_arn.clone(), Some(mapping))
+            (
+                mapping.role_arn.clone(),
+                Some(mapping),
+                format!("mapping:{key}"),
+            )
         }
     };
     if !parse::looks_like_role_arn(&role_arn) {
@@ -255,6 +267,7 @@ fn web_identity(
         regional_sts: sources.regional_sts(mapping.and_then(|m| m.sts_regional_endpoints)),
         region: sources.region(),
         session_name: settings.role_session_name == RoleSessionName::PodName,
+        role_source: Some(source),
     })
 }
 
@@ -285,6 +298,7 @@ fn container_credentials(
         regional_sts: sources.regional_sts(mapping.and_then(|m| m.sts_regional_endpoints)),
         region: sources.region(),
         session_name: false,
+        role_source: None,
     }
 }
 

@@ -21,6 +21,8 @@ pub struct Selection {
     pub include: Option<(String, Vec<String>)>,
     /// `(annotation key, names)` of `<prefix>/skip-containers`.
     pub skip: (String, Vec<String>),
+    /// Why a list annotation was ignored (it is not valid CSV).
+    pub warnings: Vec<String>,
 }
 
 impl Selection {
@@ -81,6 +83,17 @@ impl Report {
         !self.added.is_empty()
     }
 
+    /// The containers that got (or, in audit mode, would get) something, in Pod order.
+    pub fn containers(&self) -> Vec<String> {
+        self.added
+            .iter()
+            .filter_map(|added| match added {
+                Added::Container { name, .. } => Some(name.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// One phrase per addition, e.g. `container app: AWS_ROLE_ARN, mount aws-iam-token`.
     pub fn describe(&self, identity: &Identity) -> Vec<String> {
         self.added
@@ -122,7 +135,7 @@ pub fn apply(
     for key in ["initContainers", "containers"] {
         process_containers(identity, spec, key, selection, &mut report, &mut names)?;
     }
-    report.warnings = selection.unmatched(&names);
+    report.warnings = [selection.warnings.clone(), selection.unmatched(&names)].concat();
     check_volume(identity, spec, &mut report)?;
     Ok(report)
 }

@@ -17,7 +17,7 @@ use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 use kubewarden_policy_sdk::wapc_guest as guest;
 use kubewarden_policy_sdk::{protocol_version_guest, wapc_guest};
 
-use admission::Outcome;
+use admission::{Decision, Outcome};
 use settings::Settings;
 
 /// A response carries at most this many warnings (`kubectl` prints them all).
@@ -31,8 +31,8 @@ pub extern "C" fn wapc_init() {
 }
 
 fn validate(payload: &[u8]) -> CallResult {
-    let outcome = admission::evaluate(payload, &mut read_from_host);
-    Ok(serde_json::to_vec(&response(outcome))?)
+    let decision = admission::decide(payload, &mut read_from_host);
+    Ok(serde_json::to_vec(&answer(decision))?)
 }
 
 /// Never a guest error: invalid settings are a `valid: false` answer with a
@@ -56,6 +56,16 @@ fn read_from_host(request: &GetResourceRequest) -> Result<Vec<u8>, String> {
     let message = serde_json::to_vec(request).map_err(|e| e.to_string())?;
     wapc_guest::host_call("kubewarden", "kubernetes", "get_resource", &message)
         .map_err(|e| e.to_string())
+}
+
+/// The response to a decision: [`response`] with the audit trail as the
+/// response's `audit_annotations`.
+pub fn answer(decision: Decision) -> ValidationResponse {
+    let mut answer = response(decision.outcome);
+    answer.audit_annotations = decision
+        .trail
+        .map(|trail| trail.annotations().into_iter().collect());
+    answer
 }
 
 /// Turns an outcome into the SDK's response; warnings are deduplicated (first

@@ -1,6 +1,6 @@
 //! The small parsers with the reference's (Go's) semantics: boolean spellings,
-//! signed base-10 integers, comma-separated lists, the role-ARN check and the
-//! token-file path join.
+//! signed base-10 integers, `encoding/csv` container lists, the role-ARN check
+//! and the token-file path join.
 
 /// Go's `strconv.ParseBool`: the EKS webhook parses `sts-regional-endpoints` with it.
 pub fn go_bool(s: &str) -> Option<bool> {
@@ -20,13 +20,100 @@ pub fn go_int(s: &str) -> Option<i64> {
     s.parse().ok()
 }
 
-/// Items of a comma-separated annotation, trimmed, empty items dropped.
-pub fn comma_list(s: &str) -> Vec<String> {
-    s.split(',')
-        .map(str::trim)
-        .filter(|item| !item.is_empty())
+/// The names in a container-list annotation (`skip-containers`,
+/// `include-containers`), read as the EKS webhook reads them: the first record
+/// of Go's `encoding/csv` reader with default options. Each field is then
+/// trimmed of spaces and empty fields are dropped. An empty or blank value is
+/// no names; a value Go cannot parse is an error naming the problem.
+pub fn csv_names(s: &str) -> Result<Vec<String>, String> {
+    let record = csv_first_record(s)?;
+    Ok(record
+        .iter()
+        .map(|field| field.trim_matches(' '))
+        .filter(|name| !name.is_empty())
         .map(str::to_owned)
-        .collect()
+        .collect())
+}
+
+const BARE_QUOTE: &str = "bare \" in non-quoted field";
+const BAD_QUOTE: &str = "extraneous or missing \" in quoted field";
+
+/// Go's `csv.Reader.Read` (comma `,`, no lazy quotes, no comment character,
+/// no leading-space trimming) on the first record of `s`. `\r\n` counts as
+/// `\n`; lines that are only a line break are skipped; a quoted field may hold
+/// commas, line breaks and doubled quotes. No record at all is `[]`.
+fn csv_first_record(s: &str) -> Result<Vec<String>, String> {
+    // Go turns every line's `\r\n` into `\n`, and drops a `\r` that ends the input.
+    let text = s.replace("\r\n", "\n");
+    let text = text.strip_suffix('\r').unwrap_or(&text);
+    let mut lines = CsvLines(text);
+    let Some(mut line) = lines.by_ref().find(|line| *line != "\n") else {
+        return Ok(Vec::new());
+    };
+    let mut fields = Vec::new();
+    loop {
+        if !line.starts_with('"') {
+            // An unquoted field runs to the next comma or the end of the line.
+            let (field, rest) = match line.find(',') {
+                Some(i) => (&line[..i], Some(&line[i + 1..])),
+                None => (line.strip_suffix('\n').unwrap_or(line), None),
+            };
+            if field.contains('"') {
+                return Err(BARE_QUOTE.to_owned());
+            }
+            fields.push(field.to_owned());
+            match rest {
+                Some(rest) => line = rest,
+                None => return Ok(fields),
+            }
+            continue;
+        }
+        let mut field = String::new();
+        line = &line[1..];
+        loop {
+            if let Some(i) = line.find('"') {
+                field.push_str(&line[..i]);
+                line = &line[i + 1..];
+                if let Some(rest) = line.strip_prefix('"') {
+                    field.push('"');
+                    line = rest;
+                } else if let Some(rest) = line.strip_prefix(',') {
+                    fields.push(field);
+                    line = rest;
+                    break;
+                } else if line.is_empty() || line == "\n" {
+                    fields.push(field);
+                    return Ok(fields);
+                } else {
+                    return Err(BAD_QUOTE.to_owned());
+                }
+            } else if !line.is_empty() {
+                // The quoted field goes on past the end of the line.
+                field.push_str(line);
+                line = lines.next().unwrap_or("");
+            } else {
+                return Err(BAD_QUOTE.to_owned());
+            }
+        }
+    }
+}
+
+/// Go's `csv.Reader.readLine` on a text already normalised: each line keeps
+/// its `\n`; the last line may have none.
+struct CsvLines<'a>(&'a str);
+
+impl<'a> Iterator for CsvLines<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let end = self.0.find('\n').map_or(self.0.len(), |i| i + 1);
+        let (line, rest) = self.0.split_at(end);
+        self.0 = rest;
+        Some(line)
+    }
 }
 
 /// `^arn:aws[a-z0-9-]*:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]+$`, written by hand
@@ -213,9 +300,112 @@ mod tests {
     }
 
     #[test]
-    fn comma_list_trims_items_and_drops_empty_ones() {
-        assert_eq!(comma_list(" a, b ,,c ,"), vec!["a", "b", "c"]);
-        assert!(comma_list(" , ").is_empty());
+    fn container_lists_are_read_as_go_encoding_csv_reads_the_first_record() {
+        let names = |list: &[&str]| Ok(list.iter().map(|s| (*s).to_owned()).collect());
+        for (rule, input, expected) in [
+            ("plain fields", "app,side", names(&["app", "side"])),
+            (
+                "names are trimmed, empty ones dropped",
+                " a, b ,,c ,",
+                names(&["a", "b", "c"]),
+            ),
+            (
+                "quotes delimit a field and are removed",
+                "\"app\"",
+                names(&["app"]),
+            ),
+            (
+                "a quoted field may hold commas",
+                "\"a,b\",c",
+                names(&["a,b", "c"]),
+            ),
+            (
+                "a doubled quote is one quote",
+                "\"a\"\"b\",c",
+                names(&["a\"b", "c"]),
+            ),
+            (
+                "an empty quoted field is empty",
+                "\"\",app",
+                names(&["app"]),
+            ),
+            ("the record ends at a newline", "app\nside", names(&["app"])),
+            (
+                "CRLF counts as a newline",
+                "app,init\r\nside",
+                names(&["app", "init"]),
+            ),
+            (
+                "a trailing CR at the end is dropped",
+                "app\r",
+                names(&["app"]),
+            ),
+            (
+                "a quoted field may span lines",
+                "\"a\nb\",c\nd",
+                names(&["a\nb", "c"]),
+            ),
+            (
+                "CRLF inside quotes is a newline",
+                "\"a\r\nb\"",
+                names(&["a\nb"]),
+            ),
+            (
+                "blank lines before the record are skipped",
+                "\n\r\n\napp,side",
+                names(&["app", "side"]),
+            ),
+            (
+                "a quoted field may end the input",
+                "app,\"side\"",
+                names(&["app", "side"]),
+            ),
+            (
+                "a quoted field may end the line",
+                "\"app\"\nside",
+                names(&["app"]),
+            ),
+            (
+                "spaces inside quotes are trimmed afterwards",
+                "\" app \"",
+                names(&["app"]),
+            ),
+            ("an empty value is no names", "", names(&[])),
+            ("a value of line breaks is no names", "\n\n", names(&[])),
+            ("a blank value is no names", "   ", names(&[])),
+            (
+                "an unbalanced quote is an error",
+                "app,\"side",
+                Err(BAD_QUOTE.to_owned()),
+            ),
+            (
+                "text after a closing quote is an error",
+                "\"app\"x,side",
+                Err(BAD_QUOTE.to_owned()),
+            ),
+            (
+                "a space before a closing quote's comma is an error",
+                "\"app\" ,side",
+                Err(BAD_QUOTE.to_owned()),
+            ),
+            (
+                "a quote inside an unquoted field is an error",
+                "ap\"p",
+                Err(BARE_QUOTE.to_owned()),
+            ),
+            (
+                "a space before an opening quote makes it bare",
+                "app, \"side\"",
+                Err(BARE_QUOTE.to_owned()),
+            ),
+            (
+                "errors on later lines do not matter",
+                "app\n\"side",
+                names(&["app"]),
+            ),
+        ] {
+            assert_eq!(csv_names(input), expected, "{rule}: {input:?}");
+        }
     }
 
     #[test]

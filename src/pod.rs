@@ -164,17 +164,28 @@ pub fn name_of(entry: &Value) -> &str {
 }
 
 /// The containers the Pod's `<prefix>/include-containers` and
-/// `<prefix>/skip-containers` annotations pick.
+/// `<prefix>/skip-containers` annotations pick. An annotation that is not
+/// valid CSV counts as absent (as the EKS webhook does), with a warning.
 pub fn container_selection(facts: &PodFacts, prefix: &str) -> Selection {
-    let listed = |name: &str| {
+    let mut warnings = Vec::new();
+    let mut listed = |name: &str, fallback: &str| {
         let key = format!("{prefix}/{name}");
-        let names = facts.annotation(&key).map(parse::comma_list);
+        let names = facts.annotation(&key).and_then(|value| {
+            parse::csv_names(value)
+                .map_err(|problem| {
+                    warnings.push(format!(
+                        "annotation {key} is not valid CSV ({problem}); {fallback}"
+                    ))
+                })
+                .ok()
+        });
         (key, names)
     };
-    let (include_key, include) = listed("include-containers");
-    let (skip_key, skip) = listed("skip-containers");
+    let (include_key, include) = listed("include-containers", "every container is processed");
+    let (skip_key, skip) = listed("skip-containers", "no container is skipped");
     Selection {
         include: include.map(|names| (include_key, names)),
         skip: (skip_key, skip.unwrap_or_default()),
+        warnings,
     }
 }

@@ -296,12 +296,20 @@ impl Settings {
         }
     }
 
-    /// The static mapping for a ServiceAccount: the exact key, then `*/<sa>`.
-    pub fn mapping_for(&self, namespace: &str, service_account: &str) -> Option<&RoleMapping> {
-        self.exact_mapping(namespace, service_account).or_else(|| {
-            self.service_account_roles
-                .get(&format!("*/{service_account}"))
-        })
+    /// The static mapping for a ServiceAccount, with the key that matched:
+    /// the exact key, then `*/<sa>`.
+    pub fn mapping_for(
+        &self,
+        namespace: &str,
+        service_account: &str,
+    ) -> Option<(&str, &RoleMapping)> {
+        [
+            format!("{namespace}/{service_account}"),
+            format!("*/{service_account}"),
+        ]
+        .iter()
+        .find_map(|key| self.service_account_roles.get_key_value(key))
+        .map(|(key, mapping)| (key.as_str(), mapping))
     }
 
     pub fn exact_mapping(&self, namespace: &str, service_account: &str) -> Option<&RoleMapping> {

@@ -92,6 +92,8 @@ pub fn default_injected() -> Value {
 pub struct Run {
     pub outcome: Outcome,
     pub calls: Vec<GetResourceRequest>,
+    /// The audit annotations of the response (`None`: not an evaluated Pod CREATE).
+    pub audit: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// Evaluates `request` with `settings`, answering host calls from `answers` in order
@@ -114,6 +116,11 @@ pub fn evaluate(settings: &Value, request: &Value, answers: &[Answer]) -> Run {
             None => Err("no more answers".to_owned()),
         }
     };
-    let outcome = admission::evaluate(&payload, &mut read);
-    Run { outcome, calls }
+    let decision = admission::decide(&payload, &mut read);
+    let audit = decision.trail.as_ref().map(|trail| trail.annotations());
+    Run {
+        outcome: decision.outcome,
+        calls,
+        audit,
+    }
 }
