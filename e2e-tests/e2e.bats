@@ -286,6 +286,84 @@ iam_volume() { # AUDIENCE SECONDS
   expect_patch '.[0].value == {name: "AWS_DEFAULT_REGION", value: "ap-southeast-2"} and .[1].value == {name: "AWS_REGION", value: "ap-southeast-2"}'
 }
 
+# The audit trail: kwctl prints the policy's audit annotations as auditAnnotations.
+
+@test "audit: web identity names the role, its source, the ServiceAccount read and the containers" {
+  evaluate pod sa-with-role
+  expect ".auditAnnotations == {identity: \"web-identity\", \"role-arn\": \"$ROLE\", \"role-source\": \"serviceaccount\", serviceaccount: \"read\", containers: \"app\"}"
+}
+
+@test "audit: a mapping used without lookups is mapping:<key>, not-read" {
+  evaluate pod empty -s "$DATA/settings/mapping-no-lookup.yaml"
+  expect '.auditAnnotations == {identity: "web-identity", "role-arn": "arn:aws:iam::111122223333:role/mapped", "role-source": "mapping:team-a/app", serviceaccount: "not-read", containers: "app"}'
+}
+
+@test "audit: an SA without a role is identity none, reason no-role" {
+  evaluate pod sa-without-role
+  expect '.auditAnnotations == {identity: "none", serviceaccount: "read", containers: "none", reason: "no-role"}'
+}
+
+@test "audit: an SA that cannot be read is unreadable" {
+  evaluate pod sa-not-found
+  expect '.auditAnnotations.serviceaccount == "unreadable" and .auditAnnotations.reason == "no-role"'
+}
+
+@test "audit: container credentials carry no role" {
+  evaluate pod-listed sa-with-role -s "$DATA/settings/container-credentials.yaml"
+  expect '.auditAnnotations == {identity: "container-credentials", serviceaccount: "read", containers: "app"}'
+}
+
+@test "audit: init containers come first and skipped ones are not named" {
+  evaluate pod-skip-containers sa-with-role
+  expect '.auditAnnotations.containers == "init,app"'
+}
+
+@test "audit: a rejected Pod is identity none, reason rejected" {
+  evaluate pod sa-with-role -s "$DATA/settings/allowed-roles.yaml"
+  expect '.allowed == false and .auditAnnotations == {identity: "none", serviceaccount: "read", containers: "none", reason: "rejected"}'
+}
+
+@test "audit: audit mode carries what mutate mode would give" {
+  evaluate pod sa-with-role -s "$DATA/settings/audit.yaml"
+  expect ".allowed == false and .auditAnnotations.identity == \"web-identity\" and .auditAnnotations.containers == \"app\""
+}
+
+@test "audit: the skip label is reason skip-label without a host call" {
+  jq '.request.object.metadata.labels = {"eks.amazonaws.com/skip-pod-identity-webhook": "true"}' "$DATA/requests/pod.json" > "$BATS_TEST_TMPDIR/skipped.json"
+  evaluate "$BATS_TEST_TMPDIR/skipped.json" empty
+  expect '.patch == null and .auditAnnotations == {identity: "none", serviceaccount: "not-read", containers: "none", reason: "skip-label"}'
+}
+
+@test "audit: a non-Pod kind has no audit annotations" {
+  evaluate deployment empty
+  expect '.auditAnnotations == null'
+}
+
+# skip-containers read as Go's encoding/csv reads one record.
+
+# with_skip VALUE: pod-skip-containers.json with its skip-containers annotation set to VALUE.
+with_skip() {
+  jq --arg v "$1" '.request.object.metadata.annotations["eks.amazonaws.com/skip-containers"] = $v' \
+    "$DATA/requests/pod-skip-containers.json" > "$BATS_TEST_TMPDIR/skip.json"
+  evaluate "$BATS_TEST_TMPDIR/skip.json" sa-with-role
+}
+
+@test "csv: a quoted skip-containers name is skipped without its quotes" {
+  with_skip '"envoy"'
+  expect '.auditAnnotations.containers == "init,app" and .warnings == null'
+}
+
+@test "csv: the skip-containers record ends at the first newline" {
+  with_skip $'envoy\napp'
+  expect '.auditAnnotations.containers == "init,app" and .warnings == null'
+}
+
+@test "csv: a skip-containers value that is not valid CSV skips nothing, with a warning" {
+  with_skip 'envoy,"app'
+  expect '.auditAnnotations.containers == "init,app,envoy"'
+  expect '.warnings == ["annotation eks.amazonaws.com/skip-containers is not valid CSV (extraneous or missing \" in quoted field); no container is skipped"]'
+}
+
 # Hostile inputs: the documented answer, never a trap or a 500.
 
 # hostile NAME JQ-FILTER: writes a request derived from pod.json into $BATS_TEST_TMPDIR.

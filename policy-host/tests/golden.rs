@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use policy_host::replay::Session;
@@ -22,6 +23,8 @@ struct Golden {
     expected: Option<String>,
     #[serde(default)]
     warnings: usize,
+    /// The response's audit annotations (kwctl's `auditAnnotations`).
+    audit: BTreeMap<String, String>,
 }
 
 fn data_dir() -> PathBuf {
@@ -68,6 +71,13 @@ fn golden_cases_give_the_expected_pods_through_the_compiled_module() {
             case.name,
             response.warnings
         );
+        let audit: BTreeMap<String, String> = response
+            .audit_annotations
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        assert_eq!(audit, case.audit, "{}: audit annotations", case.name);
         let patch = response.decoded_patch().unwrap();
         let Some(expected) = &case.expected else {
             assert!(patch.is_none(), "{}: unexpected patch {patch:?}", case.name);

@@ -55,9 +55,10 @@ pub(super) fn optional<'de, D: Deserializer<'de>, T: Read<'de>>(
     T::read(d)
 }
 
-/// `settings: null` in a validation request is the defaults, as `{}` is.
+/// The settings of a validation request, read as `validate_settings` reads
+/// them (`null` is the defaults, errors name the field's path).
 pub fn nullable<'de, D: Deserializer<'de>>(d: D) -> Result<Settings, D::Error> {
-    Ok(Option::<Settings>::deserialize(d)?.unwrap_or_default())
+    Settings::from_json(&Value::deserialize(d)?).map_err(de::Error::custom)
 }
 
 /// One settings value: `None` for `null`; a wrong type is the error
