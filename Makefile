@@ -76,14 +76,19 @@ floor-policy.wasm: benches/floor-policy/Cargo.toml $(shell find benches/floor-po
 	$(CARGO) build --locked --release --target wasm32-wasip1 -p floor-policy
 	cp $(TARGET_DIR)/wasm32-wasip1/release/floor_policy.wasm floor-policy.wasm
 
+# The peer: a conventional typed-Pod mutating policy, as most Kubewarden policies are written.
+typed-policy.wasm: benches/typed-policy/Cargo.toml $(shell find benches/typed-policy/src -name '*.rs') Cargo.lock
+	$(CARGO) build --locked --release --target wasm32-wasip1 -p typed-policy
+	cp $(TARGET_DIR)/wasm32-wasip1/release/typed_policy.wasm typed-policy.wasm
+
 ITERATIONS ?= 2000
 WARMUP ?= 200
 # Not a test: prints one table of medians and ratios, no thresholds.
-bench: policy.wasm floor-policy.wasm host
+bench: policy.wasm floor-policy.wasm typed-policy.wasm host
 	$(HOST) bench --iterations $(ITERATIONS) --warmup $(WARMUP) \
 	  -r benches/pods/small.json -r benches/pods/typical.json -r benches/pods/large.json \
 	  --allow-context-aware --replay-host-capabilities-interactions benches/session.yml \
-	  --baseline floor-policy.wasm policy.wasm
+	  --baseline floor=floor-policy.wasm --baseline typed=typed-policy.wasm policy.wasm
 
 FUZZ_SECONDS ?= 300
 # Both fuzz targets, FUZZ_SECONDS each (needs the nightly toolchain and cargo-fuzz).
@@ -99,4 +104,4 @@ irsa-oidc:
 
 clean:
 	$(CARGO) clean
-	rm -f policy.wasm annotated-policy.wasm floor-policy.wasm
+	rm -f policy.wasm annotated-policy.wasm floor-policy.wasm typed-policy.wasm

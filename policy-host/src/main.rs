@@ -69,9 +69,10 @@ struct BenchArgs {
     /// Untimed evaluations before timing.
     #[arg(long, default_value_t = 100)]
     warmup: usize,
-    /// A module to run side by side on the same inputs (e.g. the floor policy).
+    /// Modules to run side by side on the same inputs, as LABEL=PATH (or
+    /// PATH, labelled by its file name); repeatable.
     #[arg(long)]
-    baseline: Option<PathBuf>,
+    baseline: Vec<String>,
     /// The policy module (.wasm).
     module: PathBuf,
 }
@@ -196,8 +197,21 @@ fn load_session(path: Option<&Path>) -> Result<Option<Session>, String> {
 fn bench_command(args: BenchArgs) -> Result<String, String> {
     let settings = args.policy.settings()?;
     let session = args.policy.session()?;
-    let mut modules = vec![("ours", args.module.clone())];
-    modules.extend(args.baseline.iter().map(|path| ("floor", path.clone())));
+    let mut modules = vec![("ours".to_owned(), args.module.clone())];
+    modules.extend(
+        args.baseline
+            .iter()
+            .map(|given| match given.split_once('=') {
+                Some((label, path)) => (label.to_owned(), PathBuf::from(path)),
+                None => {
+                    let path = PathBuf::from(given);
+                    let label = path
+                        .file_stem()
+                        .map_or("baseline".into(), |s| s.to_string_lossy().into_owned());
+                    (label, path)
+                }
+            }),
+    );
     let subjects = modules
         .iter()
         .map(|(label, path)| {
@@ -265,24 +279,69 @@ fn bench_command(args: BenchArgs) -> Result<String, String> {
             summary.push((input.name.clone(), mode, stats));
         }
     }
-    if subjects.len() == 2 {
-        out +=
-            "\n| pod | mode | ours median µs | floor median µs | ratio |\n|---|---|---|---|---|\n";
-        for (pod, mode, stats) in &summary {
-            out += &format!(
-                "| {pod} | {} | {:.1} | {:.1} | {:.2} |\n",
-                mode.name(),
-                stats[0].median,
-                stats[1].median,
-                stats[0].median / stats[1].median
-            );
-        }
-        out += &format!(
-            "\nmodule sizes: ours {} bytes, floor {} bytes\n",
-            subjects[0].size, subjects[1].size
-        );
+    if subjects.len() > 1 {
+        out += &ratio_table(&subjects, &summary);
+        out += &linearity(&inputs, &summary);
     }
     Ok(out)
+}
+
+/// Medians side by side and ours/baseline for every baseline, in one table.
+fn ratio_table(subjects: &[Subject], summary: &[(String, HostMode, Vec<Stats>)]) -> String {
+    let others = &subjects[1..];
+    let mut out = "\n| pod | mode | ours median µs |".to_owned();
+    for s in others {
+        out += &format!(" {} median µs |", s.label);
+    }
+    for s in others {
+        out += &format!(" ours/{} |", s.label);
+    }
+    out += &format!("\n|{}\n", "---|".repeat(3 + 2 * others.len()));
+    for (pod, mode, stats) in summary {
+        out += &format!("| {pod} | {} | {:.1} |", mode.name(), stats[0].median);
+        for stat in &stats[1..] {
+            out += &format!(" {:.1} |", stat.median);
+        }
+        for stat in &stats[1..] {
+            out += &format!(" {:.2} |", stats[0].median / stat.median);
+        }
+        out += "\n";
+    }
+    out += "\nmodule sizes:";
+    for s in subjects {
+        out += &format!(
+            " {} {} bytes (compile {:.1} ms);",
+            s.label,
+            s.size,
+            s.compile.as_secs_f64() * 1e3
+        );
+    }
+    out + "\n"
+}
+
+/// Warm time ratio of the largest to the second-largest Pod, against their byte ratio.
+fn linearity(inputs: &[Input], summary: &[(String, HostMode, Vec<Stats>)]) -> String {
+    let mut by_size: Vec<&Input> = inputs.iter().collect();
+    by_size.sort_by_key(|i| i.pod_bytes);
+    let [.., smaller, larger] = by_size[..] else {
+        return String::new();
+    };
+    let warm = |name: &str| {
+        summary
+            .iter()
+            .find(|(pod, mode, _)| pod == name && *mode == HostMode::Warm)
+            .map(|(_, _, stats)| stats[0].median)
+    };
+    let (Some(small_time), Some(large_time)) = (warm(&smaller.name), warm(&larger.name)) else {
+        return String::new();
+    };
+    format!(
+        "{}/{}: ours takes {:.1}x the time for {:.1}x the bytes (warm medians)\n",
+        larger.name,
+        smaller.name,
+        large_time / small_time,
+        larger.pod_bytes as f64 / smaller.pod_bytes as f64
+    )
 }
 
 fn bench_input(path: &Path, settings: &Value) -> Result<Input, String> {
