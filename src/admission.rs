@@ -7,13 +7,14 @@
 use std::collections::BTreeMap;
 
 use kubewarden_policy_sdk::host_capabilities::kubernetes::GetResourceRequest;
-use kubewarden_policy_sdk::request::KubernetesAdmissionRequest;
 use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::identity::{self, Mode, ServiceAccountLookup};
+use crate::inject::{self, Insertion};
+use crate::pod;
 use crate::settings::{self, OnConflict, PolicyMode, Settings};
-use crate::{inject, pod};
 
 /// What the policy answers.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,12 +37,62 @@ pub enum Outcome {
 /// or the host's error message.
 pub type ReadResource<'a> = dyn FnMut(&GetResourceRequest) -> Result<Vec<u8>, String> + 'a;
 
-/// The SDK's `ValidationRequest`, except that `settings: null` is the defaults.
+/// The SDK's `ValidationRequest`, read without building the object: `settings`
+/// (`null` is the defaults) and a borrowed view of `request`.
 #[derive(Deserialize)]
-struct Payload {
+struct Payload<'a> {
     #[serde(default, deserialize_with = "settings::nullable")]
     settings: Settings,
-    request: KubernetesAdmissionRequest,
+    #[serde(borrow)]
+    request: RequestView<'a>,
+}
+
+/// The fields of the AdmissionRequest the policy reads; the object stays bytes.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct RequestView<'a> {
+    pub uid: String,
+    pub kind: KindView,
+    pub operation: String,
+    pub namespace: String,
+    #[serde(rename = "subResource", alias = "sub_resource")]
+    pub sub_resource: String,
+    #[serde(borrow)]
+    pub object: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct KindView {
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+}
+
+/// What the policy answers, with a mutation as the object's new bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Accept {
+        warnings: Vec<String>,
+    },
+    Mutate {
+        object: String,
+        warnings: Vec<String>,
+    },
+    Reject {
+        code: u16,
+        message: String,
+        warnings: Vec<String>,
+    },
+}
+
+/// A verdict, its audit trail, and the insertions a mutation made into the
+/// object's bytes (relative to its first byte).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawDecision {
+    pub verdict: Verdict,
+    pub trail: Option<Trail>,
+    pub insertions: Vec<Insertion>,
 }
 
 /// An outcome and, for a Pod CREATE the policy evaluated, the audit trail of
@@ -122,58 +173,96 @@ pub fn evaluate(payload: &[u8], read: &mut ReadResource) -> Outcome {
     decide(payload, read).outcome
 }
 
-/// [`evaluate`], with the audit trail.
+/// [`evaluate`], with the audit trail; a mutation is given as the whole Pod.
 pub fn decide(payload: &[u8], read: &mut ReadResource) -> Decision {
+    let raw = decide_raw(payload, read);
+    let outcome = match raw.verdict {
+        Verdict::Accept { warnings } => Outcome::Accept { warnings },
+        Verdict::Reject {
+            code,
+            message,
+            warnings,
+        } => Outcome::Reject {
+            code,
+            message,
+            warnings,
+        },
+        Verdict::Mutate { object, warnings } => match serde_json::from_str(&object) {
+            Ok(object) => Outcome::Mutate { object, warnings },
+            Err(error) => reject(format!("the mutated Pod is not JSON: {error}"), warnings),
+        },
+    };
+    Decision {
+        outcome,
+        trail: raw.trail,
+    }
+}
+
+/// [`decide`], with the mutation as bytes: what the policy's glue sends.
+pub fn decide_raw(payload: &[u8], read: &mut ReadResource) -> RawDecision {
     match serde_json::from_slice::<Payload>(payload) {
-        Ok(payload) => decide_request(&payload.settings, payload.request, read),
-        Err(error) => Decision {
-            outcome: reject(
+        Ok(payload) => decide_request(&payload.settings, &payload.request, read),
+        Err(error) => RawDecision {
+            verdict: reject_verdict(
                 format!("cannot parse the validation request: {error}"),
                 Vec::new(),
             ),
             trail: None,
+            insertions: Vec::new(),
         },
     }
 }
 
-pub fn evaluate_request(
-    settings: &Settings,
-    request: KubernetesAdmissionRequest,
-    read: &mut ReadResource,
-) -> Outcome {
-    decide_request(settings, request, read).outcome
-}
-
 pub fn decide_request(
     settings: &Settings,
-    request: KubernetesAdmissionRequest,
+    request: &RequestView,
     read: &mut ReadResource,
-) -> Decision {
-    if !is_pod_creation(&request) {
-        return Decision {
-            outcome: accept(Vec::new()),
+) -> RawDecision {
+    if !is_pod_creation(request) {
+        return RawDecision {
+            verdict: Verdict::Accept {
+                warnings: Vec::new(),
+            },
             trail: None,
+            insertions: Vec::new(),
         };
     }
-    let (outcome, trail) = decide_pod(settings, request, read);
-    Decision {
-        outcome,
+    let (verdict, trail, insertions) = decide_pod(settings, request, read);
+    RawDecision {
+        verdict,
         trail: Some(trail),
+        insertions,
     }
 }
 
 fn decide_pod(
     settings: &Settings,
-    request: KubernetesAdmissionRequest,
+    request: &RequestView,
     read: &mut ReadResource,
-) -> (Outcome, Trail) {
-    let mut object = request.object;
-    if pod::has_skip_label(&object, &settings.annotation_prefix) {
-        return (accept(Vec::new()), Trail::none("skip-label"));
+) -> (Verdict, Trail, Vec<Insertion>) {
+    let rejected = |message: String| {
+        (
+            reject_verdict(message, Vec::new()),
+            Trail::none("rejected"),
+            Vec::new(),
+        )
+    };
+    let Some(object) = request.object else {
+        return rejected("object must be a JSON object (a Pod), got null".to_owned());
+    };
+    let pod = match pod::pod_entries(object) {
+        Ok(pod) => pod,
+        Err(error) => return rejected(error.0),
+    };
+    if pod::has_skip_label(&pod, &settings.annotation_prefix) {
+        let accept = Verdict::Accept {
+            warnings: Vec::new(),
+        };
+        return (accept, Trail::none("skip-label"), Vec::new());
     }
-    let facts = match pod::read_facts(&object, &request.namespace, &settings.annotation_prefix) {
+    let facts = match pod::read_facts(&pod, &request.namespace, &settings.annotation_prefix) {
         Ok(facts) => facts,
-        Err(error) => return (reject(error.0, Vec::new()), Trail::none("rejected")),
+        Err(error) => return rejected(error.0),
     };
     let sa = read_service_account(settings, &facts, read);
     let resolution = identity::resolve(settings, &facts, &sa, &request.uid);
@@ -188,7 +277,7 @@ fn decide_pod(
             service_account,
             ..Trail::none("no-role")
         };
-        return (accept(warnings), trail);
+        return (Verdict::Accept { warnings }, trail, Vec::new());
     };
     let mut trail = Trail {
         identity: match identity.mode {
@@ -203,43 +292,54 @@ fn decide_pod(
     };
     // The allow-list comes before conflicts: a foreign role is a 403 whatever else is wrong.
     if let Some(denied) = resolution.denied {
-        let outcome = Outcome::Reject {
+        let verdict = Verdict::Reject {
             code: 403,
             message: denied,
             warnings,
         };
-        return (outcome, trail.rejected());
+        return (verdict, trail.rejected(), Vec::new());
     }
     let selection = pod::container_selection(&facts, &settings.annotation_prefix);
-    let mut report = match inject::apply(&identity, &mut object, &selection) {
-        Ok(report) => report,
-        Err(error) => return (reject(error.0, warnings), trail.rejected()),
+    let (mut report, insertions) = match inject::apply(&identity, object, &pod, &selection) {
+        Ok(applied) => applied,
+        Err(error) => {
+            return (
+                reject_verdict(error.0, warnings),
+                trail.rejected(),
+                Vec::new(),
+            );
+        }
     };
     warnings.append(&mut report.warnings);
     if settings.on_conflict == OnConflict::Reject && !report.conflicts.is_empty() {
-        return (
-            reject(report.conflicts.join("; "), warnings),
-            trail.rejected(),
-        );
+        let verdict = reject_verdict(report.conflicts.join("; "), warnings);
+        return (verdict, trail.rejected(), Vec::new());
     }
     warnings.append(&mut report.conflicts);
     trail.containers = report.containers();
-    let outcome = match settings.mode {
+    let verdict = match settings.mode {
         PolicyMode::Audit if report.changed() || !report.role_drift.is_empty() => {
             let findings = [report.describe(&identity), report.role_drift].concat();
-            reject(
+            reject_verdict(
                 format!("the Pod lacks its AWS credentials: {}", findings.join("; ")),
                 warnings,
             )
         }
-        PolicyMode::Mutate if report.changed() => Outcome::Mutate { object, warnings },
-        _ => accept(warnings),
+        PolicyMode::Mutate if report.changed() => Verdict::Mutate {
+            object: inject::write(object.get(), &insertions),
+            warnings,
+        },
+        _ => Verdict::Accept { warnings },
     };
-    (outcome, trail)
+    let insertions = match verdict {
+        Verdict::Mutate { .. } => insertions,
+        _ => Vec::new(),
+    };
+    (verdict, trail, insertions)
 }
 
 /// Only `CREATE` of a core `v1` Pod, not of one of its subresources.
-fn is_pod_creation(request: &KubernetesAdmissionRequest) -> bool {
+fn is_pod_creation(request: &RequestView) -> bool {
     let kind = &request.kind;
     kind.kind == "Pod"
         && kind.group.is_empty()
@@ -248,12 +348,16 @@ fn is_pod_creation(request: &KubernetesAdmissionRequest) -> bool {
         && request.sub_resource.is_empty()
 }
 
-fn accept(warnings: Vec<String>) -> Outcome {
-    Outcome::Accept { warnings }
-}
-
 fn reject(message: String, warnings: Vec<String>) -> Outcome {
     Outcome::Reject {
+        code: 400,
+        message,
+        warnings,
+    }
+}
+
+fn reject_verdict(message: String, warnings: Vec<String>) -> Verdict {
+    Verdict::Reject {
         code: 400,
         message,
         warnings,

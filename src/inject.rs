@@ -1,14 +1,14 @@
-//! The mutation, on the Pod's raw JSON: env, mounts, the projected-token volume
-//! and the Pod Identity label. Only appends (the volume is prepended, as the
-//! EKS webhook does); never overwrites, reorders or removes, so re-running it
-//! on its own output changes nothing. It reports what it added and what
-//! conflicts with the identity, so that audit mode and `onConflict` decide from
-//! one pass over the Pod.
-
-use serde_json::{Map, Value, json};
+//! The mutation, as a plan of insertions into the Pod's own bytes: env,
+//! mounts, the projected-token volume and the Pod Identity label. Only adds
+//! (the volume goes first, as the EKS webhook puts it); never overwrites,
+//! reorders or removes, and everything the policy does not own is copied byte
+//! for byte, so re-running it on its own output changes nothing. It reports
+//! what it adds and what conflicts with the identity, so that audit mode and
+//! `onConflict` decide from one pass over the Pod.
 
 use crate::identity::{Identity, Mode};
 use crate::pod::{ShapeError, list_at, name_of};
+use crate::view::{self, Entries, Raw};
 
 /// The label EKS Pod Identity sets; it does not follow `annotationPrefix`.
 pub const POD_IDENTITY_LABEL: &str = "eks.amazonaws.com/pod-identity";
@@ -113,73 +113,170 @@ impl Report {
     }
 }
 
-/// Applies `identity` to the Pod, processing the containers `selection` picks.
-/// Shape errors name the offending field.
+/// One addition to the Pod's bytes: `text` goes in before byte `at` of the object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Insertion {
+    pub at: usize,
+    pub text: String,
+}
+
+/// The object's bytes with the insertions made; everything else is copied as is.
+pub fn write(object: &str, insertions: &[Insertion]) -> String {
+    let mut sorted: Vec<&Insertion> = insertions.iter().collect();
+    sorted.sort_by_key(|i| i.at);
+    let extra: usize = sorted.iter().map(|i| i.text.len()).sum();
+    let mut out = String::with_capacity(object.len() + extra);
+    let mut copied = 0;
+    for insertion in sorted {
+        let at = insertion.at.clamp(copied, object.len());
+        out.push_str(&object[copied..at]);
+        out.push_str(&insertion.text);
+        copied = at;
+    }
+    out.push_str(&object[copied..]);
+    out
+}
+
+/// Where the edits of one request go, relative to the object's first byte.
+struct Plan<'a> {
+    base: &'a str,
+    insertions: Vec<Insertion>,
+}
+
+impl Plan<'_> {
+    fn insert(&mut self, at: usize, text: String) {
+        self.insertions.push(Insertion { at, text });
+    }
+
+    fn start_of(&self, raw: Raw) -> usize {
+        view::offset(self.base, raw.get())
+    }
+
+    fn end_of(&self, raw: Raw) -> usize {
+        self.start_of(raw) + raw.get().len()
+    }
+
+    /// New keys for an object, right after its `{` (in the order given).
+    fn add_keys(&mut self, object: &Entries, keys: Vec<(&str, String)>) {
+        if keys.is_empty() {
+            return;
+        }
+        let mut text = keys
+            .iter()
+            .map(|(key, value)| format!("{}:{value}", view::quoted(key)))
+            .collect::<Vec<_>>()
+            .join(",");
+        if !object.is_empty() {
+            text.push(',');
+        }
+        self.insert(self.start_of(object.raw) + 1, text);
+    }
+
+    /// `items` at the end of the list `parent[key]`, creating it when absent.
+    /// A `null` list is followed by the key again: decoders take the last.
+    fn append(
+        &mut self,
+        parent: &Entries,
+        key: &str,
+        items: Vec<String>,
+    ) -> Option<(&'static str, String)> {
+        if items.is_empty() {
+            return None;
+        }
+        let joined = items.join(",");
+        match parent.get(key) {
+            None => return Some((static_key(key), format!("[{joined}]"))),
+            Some(list) if view::is_null(list) => {
+                let at = self.end_of(list);
+                self.insert(at, format!(",{}:[{joined}]", view::quoted(key)));
+            }
+            Some(list) => {
+                let empty = view::items(list).is_none_or(|items| items.is_empty());
+                let at = self.end_of(list) - 1;
+                self.insert(at, if empty { joined } else { format!(",{joined}") });
+            }
+        }
+        None
+    }
+}
+
+fn static_key(key: &str) -> &'static str {
+    match key {
+        "env" => "env",
+        "volumeMounts" => "volumeMounts",
+        "volumes" => "volumes",
+        "labels" => "labels",
+        _ => "metadata",
+    }
+}
+
+/// Applies `identity` to the Pod (`object`, read as `pod`), processing the
+/// containers `selection` picks: what it adds, and where.
 pub fn apply(
     identity: &Identity,
-    pod: &mut Value,
+    object: Raw,
+    pod: &Entries,
     selection: &Selection,
-) -> Result<Report, ShapeError> {
-    let object = pod
-        .as_object_mut()
-        .ok_or_else(|| ShapeError("object must be a JSON object (a Pod)".to_owned()))?;
+) -> Result<(Report, Vec<Insertion>), ShapeError> {
+    let mut plan = Plan {
+        base: object.get(),
+        insertions: Vec::new(),
+    };
     let mut report = Report::default();
-    if identity.mode == Mode::ContainerCredentials && set_pod_identity_label(object)? {
+    if identity.mode == Mode::ContainerCredentials && set_pod_identity_label(pod, &mut plan)? {
         report.added.push(Added::Label);
     }
-    let spec = match object.get_mut("spec") {
-        Some(Value::Object(spec)) => spec,
-        _ => return Err(ShapeError("spec must be an object".to_owned())),
+    let spec = match pod.get("spec").and_then(Entries::of) {
+        Some(spec) => spec,
+        None => return Err(ShapeError("spec must be an object".to_owned())),
     };
     let mut names = Vec::new();
     for key in ["initContainers", "containers"] {
-        process_containers(identity, spec, key, selection, &mut report, &mut names)?;
+        process_containers(
+            identity,
+            &spec,
+            key,
+            selection,
+            &mut report,
+            &mut names,
+            &mut plan,
+        )?;
     }
     report.warnings = [selection.warnings.clone(), selection.unmatched(&names)].concat();
-    check_volume(identity, spec, &mut report)?;
-    Ok(report)
+    check_volume(identity, &spec, &mut report, &mut plan)?;
+    Ok((report, plan.insertions))
 }
 
 fn process_containers(
     identity: &Identity,
-    spec: &mut Map<String, Value>,
+    spec: &Entries,
     key: &'static str,
     selection: &Selection,
     report: &mut Report,
     names: &mut Vec<String>,
+    plan: &mut Plan,
 ) -> Result<(), ShapeError> {
-    let containers = match spec.get_mut(key) {
-        None | Some(Value::Null) => return Ok(()),
-        Some(Value::Array(containers)) => containers,
-        Some(other) => {
-            return Err(ShapeError::expected(
-                &format!("spec.{key}"),
-                "a list",
-                other,
-            ));
-        }
-    };
+    let containers = list_at(spec, key, || format!("spec.{key}"))?;
     // Only the warnings about unmatched names need every container's name.
     let collect_names = selection.lists_names();
-    for (i, container) in containers.iter_mut().enumerate() {
+    for (i, container) in containers.into_iter().enumerate() {
         let field = ContainerField {
             list: key,
             index: i,
         };
-        let Some(container) = container.as_object_mut() else {
+        let Some(container) = Entries::of(container) else {
             return Err(ShapeError::expected(
                 &field.to_string(),
                 "an object",
                 container,
             ));
         };
-        let name = name_of_map(container);
+        let name = container.text("name").unwrap_or_default();
         if collect_names {
-            names.push(name.to_owned());
+            names.push(name.to_string());
         }
-        if selection.selects(name) {
-            let name = name.to_owned();
-            process_container(identity, container, field, &name, report)?;
+        if selection.selects(&name) {
+            process_container(identity, &container, field, &name, report, plan)?;
         }
     }
     Ok(())
@@ -198,13 +295,6 @@ impl std::fmt::Display for ContainerField {
     }
 }
 
-fn name_of_map(container: &Map<String, Value>) -> &str {
-    container
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-}
-
 /// Which of the variables we add a container already defines (by `env[].name`).
 struct EnvFacts {
     pair: bool,
@@ -217,18 +307,20 @@ struct EnvFacts {
 
 fn env_facts(
     identity: &Identity,
-    container: &Map<String, Value>,
+    container: &Entries,
     field: ContainerField,
 ) -> Result<EnvFacts, ShapeError> {
     let env = list_at(container, "env", || format!("{field}.env"))?;
-    let has = |wanted: &str| env.iter().any(|e| name_of(e) == wanted);
+    let names: Vec<_> = env.iter().map(|e| name_of(e)).collect();
+    let has = |wanted: &str| names.iter().any(|n| n == wanted);
     let [credential_name, _] = identity.mode.pair_names();
     let credential = env
         .iter()
-        .find(|e| name_of(e) == credential_name)
-        .and_then(|e| e.get("value"))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
+        .zip(&names)
+        .find(|(_, name)| *name == credential_name)
+        .and_then(|(entry, _)| Entries::of(entry))
+        .and_then(|entry| entry.text("value"))
+        .map(|value| value.into_owned());
     Ok(EnvFacts {
         pair: identity.mode.pair_names().iter().any(|n| has(n)),
         region: has("AWS_REGION") || has("AWS_DEFAULT_REGION"),
@@ -242,10 +334,11 @@ const SESSION_NAME: &str = "AWS_ROLE_SESSION_NAME";
 
 fn process_container(
     identity: &Identity,
-    container: &mut Map<String, Value>,
+    container: &Entries,
     field: ContainerField,
     name: &str,
     report: &mut Report,
+    plan: &mut Plan,
 ) -> Result<(), ShapeError> {
     let defined = env_facts(identity, container, field)?;
     let [credential_name, _] = identity.mode.pair_names();
@@ -268,17 +361,17 @@ fn process_container(
         return Ok(());
     }
     report.conflicts.extend(drift);
-    let existing_mount = list_at(container, "volumeMounts", || {
+    let mounts = list_at(container, "volumeMounts", || {
         format!("{field}.volumeMounts")
-    })?
-    .iter()
-    .find(|m| name_of(m) == identity.volume_name);
-    let mount_path = existing_mount.map(|m| {
-        m.get("mountPath")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
+    })?;
+    let existing_mount = mounts.iter().filter_map(|m| Entries::of(m)).find(|m| {
+        m.text("name")
+            .is_some_and(|n| n == identity.volume_name.as_str())
     });
-    if let Some(path) = mount_path.filter(|p| *p != identity.mount_path) {
+    let mount_path = existing_mount
+        .as_ref()
+        .map(|m| m.text("mountPath").unwrap_or_default());
+    if let Some(path) = mount_path.filter(|p| *p != identity.mount_path.as_str()) {
         report.conflicts.push(format!(
             "container {name} mounts volume {} at {path:?}, not {:?}",
             identity.volume_name, identity.mount_path
@@ -294,20 +387,26 @@ fn process_container(
         env: env.iter().map(|(name, _)| *name).collect(),
         mount,
     });
-    append(
+    let mut keys = Vec::new();
+    keys.extend(plan.append(
         container,
         "env",
         env.into_iter().map(|(_, entry)| entry).collect(),
-    );
+    ));
     if mount {
-        let entry = json!({"name": identity.volume_name, "readOnly": true, "mountPath": identity.mount_path});
-        append(container, "volumeMounts", vec![entry]);
+        let entry = format!(
+            "{{\"name\":{},\"readOnly\":true,\"mountPath\":{}}}",
+            view::quoted(&identity.volume_name),
+            view::quoted(&identity.mount_path)
+        );
+        keys.extend(plan.append(container, "volumeMounts", vec![entry]));
     }
+    plan.add_keys(container, keys);
     Ok(())
 }
 
 /// The env entries a processed container lacks, in the reference's order, with their names.
-fn env_additions(identity: &Identity, defined: &EnvFacts) -> Vec<(&'static str, Value)> {
+fn env_additions(identity: &Identity, defined: &EnvFacts) -> Vec<(&'static str, String)> {
     let mut env = Vec::new();
     if identity.regional_sts && !defined.sts {
         env.push(env_var("AWS_STS_REGIONAL_ENDPOINTS", "regional"));
@@ -322,37 +421,31 @@ fn env_additions(identity: &Identity, defined: &EnvFacts) -> Vec<(&'static str, 
         env.push(env_var(token_file, &identity.token_file));
     }
     if identity.session_name && !defined.session_name {
-        let entry = json!({"name": SESSION_NAME, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}});
+        let entry = format!(
+            "{{\"name\":\"{SESSION_NAME}\",\"valueFrom\":{{\"fieldRef\":{{\"fieldPath\":\"metadata.name\"}}}}}}"
+        );
         env.push((SESSION_NAME, entry));
     }
     env
 }
 
-fn env_var(name: &'static str, value: &str) -> (&'static str, Value) {
-    (name, json!({"name": name, "value": value}))
-}
-
-/// Appends to a list that [`list_at`] has already checked; creates it only when
-/// there is something to add, so an absent list stays absent otherwise.
-fn append(parent: &mut Map<String, Value>, key: &str, items: Vec<Value>) {
-    if items.is_empty() {
-        return;
-    }
-    let slot = parent.entry(key).or_insert(Value::Null);
-    match slot {
-        Value::Array(list) => list.extend(items),
-        _ => *slot = Value::Array(items),
-    }
+fn env_var(name: &'static str, value: &str) -> (&'static str, String) {
+    (
+        name,
+        format!("{{\"name\":\"{name}\",\"value\":{}}}", view::quoted(value)),
+    )
 }
 
 fn check_volume(
     identity: &Identity,
-    spec: &mut Map<String, Value>,
+    spec: &Entries,
     report: &mut Report,
+    plan: &mut Plan,
 ) -> Result<(), ShapeError> {
-    let existing = list_at(spec, "volumes", || "spec.volumes".to_owned())?
+    let volumes = list_at(spec, "volumes", || "spec.volumes".to_owned())?;
+    let existing = volumes
         .iter()
-        .find(|v| name_of(v) == identity.volume_name);
+        .find(|v| name_of(v) == identity.volume_name.as_str());
     match existing {
         Some(volume) if !is_projected_token(volume) => report.conflicts.push(format!(
             "volume {} is not a projected service-account token",
@@ -360,60 +453,103 @@ fn check_volume(
         )),
         Some(_) => {}
         None => {
-            add_volume(identity, spec);
+            add_volume(identity, spec, &volumes, plan);
             report.added.push(Added::Volume);
         }
     }
     Ok(())
 }
 
-fn is_projected_token(volume: &Value) -> bool {
-    volume
-        .pointer("/projected/sources")
-        .and_then(Value::as_array)
+fn is_projected_token(volume: Raw) -> bool {
+    Entries::of(volume)
+        .and_then(|v| v.get("projected"))
+        .and_then(Entries::of)
+        .and_then(|p| p.get("sources"))
+        .and_then(view::items)
         .is_some_and(|sources| {
             sources
                 .iter()
-                .any(|s| s.get("serviceAccountToken").is_some())
+                .any(|s| Entries::of(s).is_some_and(|s| s.get("serviceAccountToken").is_some()))
         })
 }
 
-fn add_volume(identity: &Identity, spec: &mut Map<String, Value>) {
-    let mut token =
-        json!({"expirationSeconds": identity.expiration_seconds, "path": identity.token_path});
-    if !identity.audience.is_empty() {
-        token["audience"] = json!(identity.audience);
-    }
-    let volume = json!({"name": identity.volume_name, "projected": {"sources": [{"serviceAccountToken": token}]}});
-    match spec.get_mut("volumes") {
-        Some(Value::Array(volumes)) => volumes.insert(0, volume),
+/// The EKS webhook puts its volume first.
+fn add_volume(identity: &Identity, spec: &Entries, volumes: &[Raw], plan: &mut Plan) {
+    let audience = match identity.audience.is_empty() {
+        true => String::new(),
+        false => format!("\"audience\":{},", view::quoted(&identity.audience)),
+    };
+    let volume = format!(
+        "{{\"name\":{},\"projected\":{{\"sources\":[{{\"serviceAccountToken\":{{{audience}\"expirationSeconds\":{},\"path\":{}}}}}]}}}}",
+        view::quoted(&identity.volume_name),
+        identity.expiration_seconds,
+        view::quoted(&identity.token_path)
+    );
+    match spec.get("volumes") {
+        Some(list) if view::is_list(list) => {
+            let at = plan.start_of(list) + 1;
+            let text = if volumes.is_empty() {
+                volume
+            } else {
+                volume + ","
+            };
+            plan.insert(at, text);
+        }
         _ => {
-            spec.insert("volumes".to_owned(), Value::Array(vec![volume]));
+            let key = plan.append(spec, "volumes", vec![volume]);
+            plan.add_keys(spec, key.into_iter().collect());
         }
     }
 }
 
-fn set_pod_identity_label(object: &mut Map<String, Value>) -> Result<bool, ShapeError> {
-    let metadata = object_entry(object, "metadata", "metadata")?;
-    let labels = object_entry(metadata, "labels", "metadata.labels")?;
-    let enabled = Value::String("enabled".to_owned());
-    if labels.get(POD_IDENTITY_LABEL) == Some(&enabled) {
+/// Sets `metadata.labels["eks.amazonaws.com/pod-identity"]` to `enabled`;
+/// an existing other value is overridden by a later duplicate key.
+fn set_pod_identity_label(pod: &Entries, plan: &mut Plan) -> Result<bool, ShapeError> {
+    let entry = format!("{}:\"enabled\"", view::quoted(POD_IDENTITY_LABEL));
+    let metadata = match pod.get("metadata") {
+        None => {
+            plan.add_keys(
+                pod,
+                vec![("metadata", format!("{{\"labels\":{{{entry}}}}}"))],
+            );
+            return Ok(true);
+        }
+        Some(raw) if view::is_null(raw) => {
+            let at = plan.end_of(raw);
+            plan.insert(at, format!(",\"metadata\":{{\"labels\":{{{entry}}}}}"));
+            return Ok(true);
+        }
+        Some(raw) => {
+            Entries::of(raw).ok_or_else(|| ShapeError("metadata must be a map".to_owned()))?
+        }
+    };
+    let labels = match metadata.get("labels") {
+        None => {
+            plan.add_keys(&metadata, vec![("labels", format!("{{{entry}}}"))]);
+            return Ok(true);
+        }
+        Some(raw) if view::is_null(raw) => {
+            let at = plan.end_of(raw);
+            plan.insert(at, format!(",\"labels\":{{{entry}}}"));
+            return Ok(true);
+        }
+        Some(raw) => Entries::of(raw)
+            .ok_or_else(|| ShapeError("metadata.labels must be a map".to_owned()))?,
+    };
+    if labels
+        .text(POD_IDENTITY_LABEL)
+        .is_some_and(|v| v == "enabled")
+    {
         return Ok(false);
     }
-    labels.insert(POD_IDENTITY_LABEL.to_owned(), enabled);
+    let at = plan.end_of(labels.raw) - 1;
+    plan.insert(
+        at,
+        if labels.is_empty() {
+            entry
+        } else {
+            format!(",{entry}")
+        },
+    );
     Ok(true)
-}
-
-/// The map at `parent[key]`, created when absent or `null`.
-fn object_entry<'a>(
-    parent: &'a mut Map<String, Value>,
-    key: &str,
-    field: &str,
-) -> Result<&'a mut Map<String, Value>, ShapeError> {
-    let slot = parent.entry(key).or_insert(Value::Null);
-    if slot.is_null() {
-        *slot = Value::Object(Map::new());
-    }
-    slot.as_object_mut()
-        .ok_or_else(|| ShapeError(format!("{field} must be a map")))
 }

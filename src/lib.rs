@@ -9,6 +9,7 @@ pub mod inject;
 pub mod parse;
 pub mod pod;
 pub mod settings;
+pub mod view;
 
 use guest::prelude::*;
 use kubewarden_policy_sdk::host_capabilities::kubernetes::GetResourceRequest;
@@ -17,7 +18,10 @@ use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 use kubewarden_policy_sdk::wapc_guest as guest;
 use kubewarden_policy_sdk::{protocol_version_guest, wapc_guest};
 
-use admission::{Decision, Outcome};
+use std::collections::BTreeMap;
+
+use admission::{Decision, Outcome, RawDecision, Verdict};
+use serde::Serialize;
 use settings::Settings;
 
 /// A response carries at most this many warnings (`kubectl` prints them all).
@@ -31,8 +35,8 @@ pub extern "C" fn wapc_init() {
 }
 
 fn validate(payload: &[u8]) -> CallResult {
-    let decision = admission::decide(payload, &mut read_from_host);
-    Ok(serde_json::to_vec(&answer(decision))?)
+    let decision = admission::decide_raw(payload, &mut read_from_host);
+    Ok(raw_answer(decision))
 }
 
 /// Never a guest error: invalid settings are a `valid: false` answer with a
@@ -68,6 +72,64 @@ pub fn answer(decision: Decision) -> ValidationResponse {
     answer
 }
 
+/// The SDK's `ValidationResponse` without `mutated_object`, which
+/// [`raw_answer`] writes from the mutated bytes as they are.
+#[derive(Serialize)]
+struct Answer {
+    accepted: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    audit_annotations: Option<BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warnings: Option<Vec<String>>,
+}
+
+/// The response's JSON, written by hand around the mutated object's bytes so
+/// that the Pod is never parsed into a tree nor serialised again.
+pub fn raw_answer(decision: RawDecision) -> Vec<u8> {
+    let (accepted, message, code, object, warnings) = match decision.verdict {
+        Verdict::Accept { warnings } => (true, None, None, None, warnings),
+        Verdict::Mutate { object, warnings } => (true, None, None, Some(object), warnings),
+        Verdict::Reject {
+            code,
+            message,
+            warnings,
+        } => (false, Some(message), Some(code), None, warnings),
+    };
+    let warnings = unique_warnings(warnings);
+    let answer = Answer {
+        accepted,
+        message,
+        code,
+        audit_annotations: decision.trail.map(|trail| trail.annotations()),
+        warnings: (!warnings.is_empty()).then_some(warnings),
+    };
+    let fields =
+        serde_json::to_string(&answer).unwrap_or_else(|_| r#"{"accepted":false}"#.to_owned());
+    let Some(object) = object else {
+        return fields.into_bytes();
+    };
+    let mut out = Vec::with_capacity(object.len() + fields.len() + 20);
+    out.extend_from_slice(br#"{"mutated_object":"#);
+    out.extend_from_slice(object.as_bytes());
+    out.push(b',');
+    out.extend_from_slice(fields.get(1..).unwrap_or("}").as_bytes());
+    out
+}
+
+fn unique_warnings(warnings: Vec<String>) -> Vec<String> {
+    let mut unique: Vec<String> = Vec::new();
+    for warning in warnings {
+        if unique.len() < MAX_WARNINGS && !unique.contains(&warning) {
+            unique.push(warning);
+        }
+    }
+    unique
+}
+
 /// Turns an outcome into the SDK's response; warnings are deduplicated (first
 /// occurrence kept) and capped at [`MAX_WARNINGS`].
 pub fn response(outcome: Outcome) -> ValidationResponse {
@@ -80,12 +142,7 @@ pub fn response(outcome: Outcome) -> ValidationResponse {
             warnings,
         } => (false, Some(message), Some(code), None, warnings),
     };
-    let mut unique: Vec<String> = Vec::new();
-    for warning in warnings {
-        if unique.len() < MAX_WARNINGS && !unique.contains(&warning) {
-            unique.push(warning);
-        }
-    }
+    let unique = unique_warnings(warnings);
     ValidationResponse {
         accepted,
         message,
