@@ -13,8 +13,8 @@ use serde_json::value::RawValue;
 
 use crate::identity::{self, Mode, ServiceAccountLookup};
 use crate::inject::{self, Insertion};
-use crate::pod;
 use crate::settings::{self, OnConflict, PolicyMode, Settings};
+use crate::{pod, view};
 
 /// What the policy answers.
 #[derive(Debug, Clone, PartialEq)]
@@ -240,6 +240,8 @@ fn decide_pod(
     request: &RequestView,
     read: &mut ReadResource,
 ) -> (Verdict, Trail, Vec<Insertion>) {
+    let too_deep = |object: &RawValue| view::nests_deeper_than(object.get(), view::MAX_DEPTH);
+    const TOO_DEEP: &str = "cannot parse the validation request: recursion limit exceeded";
     let rejected = |message: String| {
         (
             reject_verdict(message, Vec::new()),
@@ -260,8 +262,10 @@ fn decide_pod(
         };
         return (accept, Trail::none("skip-label"), Vec::new());
     }
-    let facts = match pod::read_facts(&pod, &request.namespace, &settings.annotation_prefix) {
-        Ok(facts) => facts,
+    let (facts, spec) = match pod::read_facts(&pod, &request.namespace, &settings.annotation_prefix)
+    {
+        Ok(read) => read,
+        Err(_) if too_deep(object) => return rejected(TOO_DEEP.to_owned()),
         Err(error) => return rejected(error.0),
     };
     let sa = read_service_account(settings, &facts, read);
@@ -300,7 +304,7 @@ fn decide_pod(
         return (verdict, trail.rejected(), Vec::new());
     }
     let selection = pod::container_selection(&facts, &settings.annotation_prefix);
-    let (mut report, insertions) = match inject::apply(&identity, object, &pod, &selection) {
+    let (mut report, insertions) = match inject::apply(&identity, object, &pod, &spec, &selection) {
         Ok(applied) => applied,
         Err(error) => {
             return (
@@ -324,6 +328,9 @@ fn decide_pod(
                 format!("the Pod lacks its AWS credentials: {}", findings.join("; ")),
                 warnings,
             )
+        }
+        PolicyMode::Mutate if report.changed() && too_deep(object) => {
+            reject_verdict(TOO_DEEP.to_owned(), warnings)
         }
         PolicyMode::Mutate if report.changed() => Verdict::Mutate {
             object: inject::write(object.get(), &insertions),

@@ -7,7 +7,7 @@
 //! `onConflict` decide from one pass over the Pod.
 
 use crate::identity::{Identity, Mode};
-use crate::pod::{ShapeError, list_at, name_of};
+use crate::pod::{ShapeError, list_at, name_of, named_list_at};
 use crate::view::{self, Entries, Raw};
 
 /// The label EKS Pod Identity sets; it does not follow `annotationPrefix`.
@@ -216,6 +216,7 @@ pub fn apply(
     identity: &Identity,
     object: Raw,
     pod: &Entries,
+    spec: &Entries,
     selection: &Selection,
 ) -> Result<(Report, Vec<Insertion>), ShapeError> {
     let mut plan = Plan {
@@ -226,15 +227,11 @@ pub fn apply(
     if identity.mode == Mode::ContainerCredentials && set_pod_identity_label(pod, &mut plan)? {
         report.added.push(Added::Label);
     }
-    let spec = match pod.get("spec").and_then(Entries::of) {
-        Some(spec) => spec,
-        None => return Err(ShapeError("spec must be an object".to_owned())),
-    };
     let mut names = Vec::new();
     for key in ["initContainers", "containers"] {
         process_containers(
             identity,
-            &spec,
+            spec,
             key,
             selection,
             &mut report,
@@ -243,7 +240,7 @@ pub fn apply(
         )?;
     }
     report.warnings = [selection.warnings.clone(), selection.unmatched(&names)].concat();
-    check_volume(identity, &spec, &mut report, &mut plan)?;
+    check_volume(identity, spec, &mut report, &mut plan)?;
     Ok((report, plan.insertions))
 }
 
@@ -310,17 +307,14 @@ fn env_facts(
     container: &Entries,
     field: ContainerField,
 ) -> Result<EnvFacts, ShapeError> {
-    let env = list_at(container, "env", || format!("{field}.env"))?;
-    let names: Vec<_> = env.iter().map(|e| name_of(e)).collect();
-    let has = |wanted: &str| names.iter().any(|n| n == wanted);
+    let env = named_list_at(container, "env", || format!("{field}.env"))?;
+    let has = |wanted: &str| env.iter().any(|e| e.name.as_deref() == Some(wanted));
     let [credential_name, _] = identity.mode.pair_names();
     let credential = env
         .iter()
-        .zip(&names)
-        .find(|(_, name)| *name == credential_name)
-        .and_then(|(entry, _)| Entries::of(entry))
-        .and_then(|entry| entry.text("value"))
-        .map(|value| value.into_owned());
+        .find(|e| e.name.as_deref() == Some(credential_name))
+        .and_then(|e| e.value.as_ref())
+        .map(|value| value.to_string());
     Ok(EnvFacts {
         pair: identity.mode.pair_names().iter().any(|n| has(n)),
         region: has("AWS_REGION") || has("AWS_DEFAULT_REGION"),
@@ -361,16 +355,13 @@ fn process_container(
         return Ok(());
     }
     report.conflicts.extend(drift);
-    let mounts = list_at(container, "volumeMounts", || {
+    let mounts = named_list_at(container, "volumeMounts", || {
         format!("{field}.volumeMounts")
     })?;
-    let existing_mount = mounts.iter().filter_map(|m| Entries::of(m)).find(|m| {
-        m.text("name")
-            .is_some_and(|n| n == identity.volume_name.as_str())
-    });
-    let mount_path = existing_mount
-        .as_ref()
-        .map(|m| m.text("mountPath").unwrap_or_default());
+    let existing_mount = mounts
+        .iter()
+        .find(|m| m.name.as_deref() == Some(identity.volume_name.as_str()));
+    let mount_path = existing_mount.map(|m| m.mount_path.as_deref().unwrap_or_default());
     if let Some(path) = mount_path.filter(|p| *p != identity.mount_path.as_str()) {
         report.conflicts.push(format!(
             "container {name} mounts volume {} at {path:?}, not {:?}",

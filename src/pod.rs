@@ -50,13 +50,14 @@ pub fn has_skip_label(pod: &Entries, prefix: &str) -> bool {
         .is_some_and(|labels| labels.get(&key).is_some())
 }
 
-/// Checks the Pod-level shape and reads the facts. The lists are checked later,
+/// Checks the Pod-level shape and reads the facts (and the spec, read once for
+/// the mutation too). The lists are checked later,
 /// and only when an identity applies (see [`list_at`]).
-pub fn read_facts(
-    pod: &Entries,
+pub fn read_facts<'a>(
+    pod: &Entries<'a>,
     request_namespace: &str,
     prefix: &str,
-) -> Result<PodFacts, ShapeError> {
+) -> Result<(PodFacts, Entries<'a>), ShapeError> {
     // The request says Pod; an object that says otherwise is not one to mutate.
     match pod.get("kind") {
         None => {}
@@ -91,12 +92,13 @@ pub fn read_facts(
         .filter_map(|key| spec.text(key))
         .find(|name| !name.is_empty())
         .map_or_else(|| "default".to_owned(), |name| name.into_owned());
-    Ok(PodFacts {
+    let facts = PodFacts {
         namespace,
         service_account,
         annotations: ours(annotations.as_ref(), prefix),
         is_windows: is_windows(node_selector.as_ref(), &spec),
-    })
+    };
+    Ok((facts, spec))
 }
 
 /// Only the annotations under `<prefix>/`: the rest is never read, so never copied.
@@ -155,6 +157,21 @@ pub fn list_at<'a>(
         None => Ok(Vec::new()),
         Some(raw) if view::is_null(raw) => Ok(Vec::new()),
         Some(raw) => view::items(raw).ok_or_else(|| ShapeError::expected(&field(), "a list", raw)),
+    }
+}
+
+/// [`list_at`] for lists of env vars or mounts, read as [`view::Named`] in one pass.
+pub fn named_list_at<'a>(
+    parent: &Entries<'a>,
+    key: &str,
+    field: impl FnOnce() -> String,
+) -> Result<Vec<view::Named<'a>>, ShapeError> {
+    match parent.get(key) {
+        None => Ok(Vec::new()),
+        Some(raw) if view::is_null(raw) => Ok(Vec::new()),
+        Some(raw) => {
+            view::named_items(raw).ok_or_else(|| ShapeError::expected(&field(), "a list", raw))
+        }
     }
 }
 

@@ -137,3 +137,111 @@ pub fn offset(base: &str, part: &str) -> usize {
 pub fn quoted(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned())
 }
+
+/// The nesting serde_json allows when it builds a tree (128 levels for the
+/// whole payload, two of them outside the object).
+pub const MAX_DEPTH: usize = 126;
+
+/// Whether `text` nests objects and lists deeper than `limit`. The views skip
+/// what they do not read without a depth limit, but the host parses a mutated
+/// object as a tree: an answer it could not read must not be sent.
+pub fn nests_deeper_than(text: &str, limit: usize) -> bool {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &byte in text.as_bytes() {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// What the policy reads of a list item (an env var, a mount): its `name`,
+/// `value` and `mountPath` when they are strings. Anything else, and items
+/// that are not objects, read as empty; one pass, nothing else kept.
+#[derive(Default)]
+pub struct Named<'a> {
+    pub name: Option<Cow<'a, str>>,
+    pub value: Option<Cow<'a, str>>,
+    pub mount_path: Option<Cow<'a, str>>,
+}
+
+impl<'de> Deserialize<'de> for Named<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(NamedVisitor)
+    }
+}
+
+struct NamedVisitor;
+
+impl<'de> Visitor<'de> for NamedVisitor {
+    type Value = Named<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Named<'de>, A::Error> {
+        let mut named = Named::default();
+        while let Some(key) = map.next_key::<Text>()? {
+            let slot = match key.0.as_ref() {
+                "name" => &mut named.name,
+                "value" => &mut named.value,
+                "mountPath" => &mut named.mount_path,
+                _ => {
+                    map.next_value::<de::IgnoredAny>()?;
+                    continue;
+                }
+            };
+            let raw: Raw = map.next_value()?;
+            *slot = text(raw);
+        }
+        Ok(named)
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Named<'de>, A::Error> {
+        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+        Ok(Named::default())
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Named<'de>, E> {
+        Ok(Named::default())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Named<'de>, E> {
+        Ok(Named::default())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Named<'de>, E> {
+        Ok(Named::default())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Named<'de>, E> {
+        Ok(Named::default())
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Named<'de>, E> {
+        Ok(Named::default())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Named<'de>, E> {
+        Ok(Named::default())
+    }
+}
+
+/// The items of a list as [`Named`] (`None` when `raw` is not a list).
+pub fn named_items(raw: Raw<'_>) -> Option<Vec<Named<'_>>> {
+    if !is_list(raw) {
+        return None;
+    }
+    serde_json::from_str(raw.get()).ok()
+}
