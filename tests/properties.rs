@@ -361,3 +361,111 @@ fn the_additivity_check_can_fail() {
         .is_err()
     );
 }
+
+/// Rewrites a Pod's JSON text into odd but equivalent forms: pretty with CRLF
+/// and tabs between tokens, `\u` escapes inside keys, `null` and empty lists
+/// and objects where the policy reads them.
+fn odd_text(pod: &Value, form: u8) -> String {
+    let mut pod = pod.clone();
+    if form & 4 != 0 {
+        for (i, container) in pod["spec"]["containers"]
+            .as_array_mut()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            if container.get("env").is_none() {
+                container["env"] = if i % 2 == 0 { Value::Null } else { json!([]) };
+            }
+            if container.get("volumeMounts").is_none() {
+                container["volumeMounts"] = Value::Null;
+            }
+        }
+        if pod["spec"].get("volumes").is_none() {
+            pod["spec"]["volumes"] = Value::Null;
+        }
+        pod["metadata"]["labels"] = Value::Null;
+    }
+    let text = match form & 3 {
+        0 => serde_json::to_string(&pod).unwrap(),
+        1 => serde_json::to_string_pretty(&pod).unwrap(),
+        2 => serde_json::to_string_pretty(&pod)
+            .unwrap()
+            .replace('\n', "\r\n\t "),
+        _ => serde_json::to_string(&pod)
+            .unwrap()
+            .replace("\"name\"", "\"na\\u006de\"")
+            .replace("\"env\"", "\"\\u0065nv\""),
+    };
+    text
+}
+
+/// The mutated object is the original with insertions only: cutting each
+/// inserted text out of it gives the original bytes back exactly.
+fn only_inserts(settings: &Value, pod_text: &str, answer: &Answer) -> Result<(), String> {
+    let request = common::create(json!("OBJECT"));
+    let payload = serde_json::to_string(&json!({"settings": settings, "request": request}))
+        .unwrap()
+        .replace("\"OBJECT\"", pod_text);
+    let answers = [answer.clone(), answer.clone()];
+    let mut calls = 0;
+    let mut read = |_: &_| {
+        calls += 1;
+        match answers.get(calls - 1) {
+            Some(Ok(value)) => Ok(serde_json::to_vec(value).unwrap()),
+            Some(Err(message)) => Err(message.clone()),
+            None => Err("no more answers".to_owned()),
+        }
+    };
+    let decision = aws_pod_identity_policy::admission::decide_raw(payload.as_bytes(), &mut read);
+    let aws_pod_identity_policy::admission::Verdict::Mutate { object, .. } = decision.verdict
+    else {
+        return Ok(());
+    };
+    let mut insertions = decision.insertions.clone();
+    insertions.sort_by_key(|i| i.at);
+    let mut restored = String::new();
+    let mut at_in_mutated = 0;
+    let mut copied_original = 0;
+    for insertion in &insertions {
+        let gap = insertion.at - copied_original;
+        restored.push_str(&object[at_in_mutated..at_in_mutated + gap]);
+        at_in_mutated += gap;
+        let inserted = &object[at_in_mutated..at_in_mutated + insertion.text.len()];
+        if inserted != insertion.text {
+            return Err(format!(
+                "{inserted:?} is not the insertion {:?}",
+                insertion.text
+            ));
+        }
+        at_in_mutated += insertion.text.len();
+        copied_original = insertion.at;
+    }
+    restored.push_str(&object[at_in_mutated..]);
+    if restored != pod_text {
+        return Err(format!(
+            "cutting the insertions out does not give the input back:\n{restored}\n{pod_text}"
+        ));
+    }
+    serde_json::from_str::<Value>(&object).map_err(|e| format!("the output is not JSON: {e}"))?;
+    Ok(())
+}
+
+#[test]
+fn the_mutated_object_is_the_original_with_insertions_only() {
+    let cases = std::env::var("PROPERTY_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let mut runner = TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let strategy = (settings(), pod(), service_account(), 0u8..8);
+    runner
+        .run(&strategy, |(settings, pod, answer, form)| {
+            only_inserts(&settings, &odd_text(&pod, form), &answer).map_err(TestCaseError::fail)
+        })
+        .unwrap();
+}
