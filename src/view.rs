@@ -146,21 +146,16 @@ pub const MAX_DEPTH: usize = 126;
 /// what they do not read without a depth limit, but the host parses a mutated
 /// object as a tree: an answer it could not read must not be sent.
 pub fn nests_deeper_than(text: &str, limit: usize) -> bool {
+    let bytes = text.as_bytes();
     let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for &byte in text.as_bytes() {
-        if in_string {
-            match byte {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
+    let mut at = 0;
+    while let Some(&byte) = bytes.get(at) {
+        at += 1;
         match byte {
-            b'"' => in_string = true,
+            b'"' => match skip_string(bytes, at) {
+                Some(end) => at = end,
+                None => return false,
+            },
             b'[' | b'{' => {
                 depth += 1;
                 if depth > limit {
@@ -172,6 +167,19 @@ pub fn nests_deeper_than(text: &str, limit: usize) -> bool {
         }
     }
     false
+}
+
+/// The index after the closing quote of the string whose content starts at `at`.
+fn skip_string(bytes: &[u8], mut at: usize) -> Option<usize> {
+    loop {
+        let rest = bytes.get(at..)?;
+        let found = rest.iter().position(|&b| b == b'"' || b == b'\\')?;
+        at += found;
+        if bytes.get(at) == Some(&b'"') {
+            return Some(at + 1);
+        }
+        at += 2;
+    }
 }
 
 /// What the policy reads of a list item (an env var, a mount): its `name`,
@@ -244,4 +252,37 @@ pub fn named_items(raw: Raw<'_>) -> Option<Vec<Named<'_>>> {
         return None;
     }
     serde_json::from_str(raw.get()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nesting_is_counted_outside_strings_only() {
+        for (text, limit, deeper) in [
+            ("[[[]]]", 2, true),
+            ("[[[]]]", 3, false),
+            (r#"{"a":[{"b":[]}]}"#, 3, true),
+            (r#"{"a":[{"b":[]}]}"#, 4, false),
+            (r#"["[[[[", "{{{{"]"#, 1, false),
+            (r#"["\"[[[[\\", [1]]"#, 1, true),
+            (r#"["\"[[[[\\", [1]]"#, 2, false),
+            (r#"["unterminated"#, 0, true),
+            (r#""unterminated [[["#, 0, false),
+        ] {
+            assert_eq!(nests_deeper_than(text, limit), deeper, "{text} at {limit}");
+        }
+    }
+
+    #[test]
+    fn views_keep_offsets_into_the_original_text() {
+        let text = r#"{ "a" : [1, 2] , "b":{"c":"d"} }"#;
+        let raw: Raw = serde_json::from_str(text).unwrap();
+        let entries = Entries::of(raw).unwrap();
+        let list = entries.get("a").unwrap();
+        assert_eq!((offset(text, list.get()), list.get()), (8, "[1, 2]"));
+        assert_eq!(kind(entries.get("b").unwrap()), "an object");
+        assert_eq!(items(list).unwrap().len(), 2);
+    }
 }
