@@ -313,17 +313,22 @@ fn check(settings: &Value, pod: &Value, answer: &Answer) -> Result<(), String> {
     no_duplicates_added(pod, &object)
 }
 
-#[test]
-fn generated_pods_are_mutated_safely_idempotently_and_additively() {
+/// 10 000 cases, or `PROPERTY_CASES`; failures are not persisted to files.
+fn runner() -> TestRunner {
     let cases = std::env::var("PROPERTY_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
-    let mut runner = TestRunner::new(Config {
+    TestRunner::new(Config {
         cases,
         failure_persistence: None,
         ..Config::default()
-    });
+    })
+}
+
+#[test]
+fn generated_pods_are_mutated_safely_idempotently_and_additively() {
+    let mut runner = runner();
     let strategy = (settings(), pod(), service_account());
     runner
         .run(&strategy, |(settings, pod, answer)| {
@@ -386,7 +391,7 @@ fn odd_text(pod: &Value, form: u8) -> String {
         }
         pod["metadata"]["labels"] = Value::Null;
     }
-    let text = match form & 3 {
+    match form & 3 {
         0 => serde_json::to_string(&pod).unwrap(),
         1 => serde_json::to_string_pretty(&pod).unwrap(),
         2 => serde_json::to_string_pretty(&pod)
@@ -396,8 +401,7 @@ fn odd_text(pod: &Value, form: u8) -> String {
             .unwrap()
             .replace("\"name\"", "\"na\\u006de\"")
             .replace("\"env\"", "\"\\u0065nv\""),
-    };
-    text
+    }
 }
 
 /// The mutated object is the original with insertions only: cutting each
@@ -453,15 +457,7 @@ fn only_inserts(settings: &Value, pod_text: &str, answer: &Answer) -> Result<(),
 
 #[test]
 fn the_mutated_object_is_the_original_with_insertions_only() {
-    let cases = std::env::var("PROPERTY_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000);
-    let mut runner = TestRunner::new(Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    });
+    let mut runner = runner();
     let strategy = (settings(), pod(), service_account(), 0u8..8);
     runner
         .run(&strategy, |(settings, pod, answer, form)| {
