@@ -4,7 +4,10 @@
 //! through the `read` function passed in, so this whole flow runs natively in
 //! tests with a plain closure standing in for the host.
 
+use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use kubewarden_policy_sdk::host_capabilities::kubernetes::GetResourceRequest;
 use serde::Deserialize;
@@ -13,8 +16,9 @@ use serde_json::value::RawValue;
 
 use crate::identity::{self, Mode, ServiceAccountLookup};
 use crate::inject::{self, Insertion};
+use crate::pod::{self, Pod, Slot};
+use crate::scan::{self, Invalid, Scanner};
 use crate::settings::{self, OnConflict, PolicyMode, Settings};
-use crate::{pod, view};
 
 /// What the policy answers.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,8 +41,9 @@ pub enum Outcome {
 /// or the host's error message.
 pub type ReadResource<'a> = dyn FnMut(&GetResourceRequest) -> Result<Vec<u8>, String> + 'a;
 
-/// The SDK's `ValidationRequest`, read without building the object: `settings`
-/// (`null` is the defaults) and a borrowed view of `request`.
+/// The SDK's `ValidationRequest` as serde reads it (only when the one-pass
+/// reader gives up, for serde's exact error): `settings` (`null` is the
+/// defaults) and a borrowed view of `request`.
 #[derive(Deserialize)]
 struct Payload<'a> {
     #[serde(default, deserialize_with = "settings::nullable")]
@@ -47,26 +52,40 @@ struct Payload<'a> {
     request: RequestView<'a>,
 }
 
-/// The fields of the AdmissionRequest the policy reads; the object stays bytes.
+/// The fields of the AdmissionRequest the policy reads, and the Pod as
+/// [`pod::read_pod`] read it.
+#[derive(Debug, Default)]
+pub struct Request<'a> {
+    pub uid: Cow<'a, str>,
+    pub group: Cow<'a, str>,
+    pub version: Cow<'a, str>,
+    pub kind: Cow<'a, str>,
+    pub operation: Cow<'a, str>,
+    pub namespace: Cow<'a, str>,
+    pub sub_resource: Cow<'a, str>,
+    pub object: Slot<Pod<'a>>,
+}
+
+/// [`Request`]'s fields as serde reads them; the object stays bytes.
 #[derive(Deserialize, Default)]
 #[serde(default)]
-pub struct RequestView<'a> {
-    pub uid: String,
-    pub kind: KindView,
-    pub operation: String,
-    pub namespace: String,
+struct RequestView<'a> {
+    uid: String,
+    kind: KindView,
+    operation: String,
+    namespace: String,
     #[serde(rename = "subResource", alias = "sub_resource")]
-    pub sub_resource: String,
+    sub_resource: String,
     #[serde(borrow)]
-    pub object: Option<&'a RawValue>,
+    object: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
-pub struct KindView {
-    pub group: String,
-    pub version: String,
-    pub kind: String,
+struct KindView {
+    group: String,
+    version: String,
+    kind: String,
 }
 
 /// What the policy answers, with a mutation as the object's new bytes.
@@ -200,22 +219,164 @@ pub fn decide(payload: &[u8], read: &mut ReadResource) -> Decision {
 
 /// [`decide`], with the mutation as bytes: what the policy's glue sends.
 pub fn decide_raw(payload: &[u8], read: &mut ReadResource) -> RawDecision {
-    match serde_json::from_slice::<Payload>(payload) {
-        Ok(payload) => decide_request(&payload.settings, &payload.request, read),
-        Err(error) => RawDecision {
-            verdict: reject_verdict(
-                format!("cannot parse the validation request: {error}"),
-                Vec::new(),
-            ),
-            trail: None,
-            insertions: Vec::new(),
-        },
+    match read_payload(payload) {
+        Some((settings, request)) => decide_request(&settings, &request, read),
+        // The one-pass reader gave up: serde says why, or reads what it could not.
+        None => decide_serde(payload, read),
     }
+}
+
+/// [`decide_raw`] with serde reading the envelope (`settings` and the
+/// request's fields; the object is still read in one pass): what it falls
+/// back to, and what the tests hold the one-pass reader to.
+pub fn decide_serde(payload: &[u8], read: &mut ReadResource) -> RawDecision {
+    let payload = match serde_json::from_slice::<Payload>(payload) {
+        Ok(payload) => payload,
+        Err(error) => return cannot_parse(error.to_string()),
+    };
+    let request = payload.request;
+    let object = match request.object {
+        Some(object) => match pod::read_pod(&mut Scanner::new(object.get())) {
+            Ok(object) => object,
+            Err(Invalid) => return cannot_parse("the object is not JSON".to_owned()),
+        },
+        None => Slot::Null(0),
+    };
+    let request = Request {
+        uid: request.uid.into(),
+        group: request.kind.group.into(),
+        version: request.kind.version.into(),
+        kind: request.kind.kind.into(),
+        operation: request.operation.into(),
+        namespace: request.namespace.into(),
+        sub_resource: request.sub_resource.into(),
+        object,
+    };
+    decide_request(&payload.settings, &request, read)
+}
+
+fn cannot_parse(error: String) -> RawDecision {
+    RawDecision {
+        verdict: reject_verdict(
+            format!("cannot parse the validation request: {error}"),
+            Vec::new(),
+        ),
+        trail: None,
+        insertions: Vec::new(),
+    }
+}
+
+/// The payload in one pass, or `None` where serde must have its say: not
+/// UTF-8 or not JSON, a field of the wrong type, a duplicate field serde
+/// refuses, settings that do not read.
+fn read_payload(payload: &[u8]) -> Option<(Rc<Settings>, Request<'_>)> {
+    let text = std::str::from_utf8(payload).ok()?;
+    let mut s = Scanner::new(text);
+    let mut settings = None;
+    let mut request = None;
+    s.object(|s, key| match key.as_deref() {
+        Some("settings") => once(&mut settings, s.raw()?),
+        Some("request") => once(&mut request, read_request(s)?),
+        _ => s.skip().map(drop),
+    })
+    .ok()?;
+    s.end().ok()?;
+    Some((settings_of(settings)?, request?))
+}
+
+/// A field serde reads once: a second one is serde's "duplicate field" error.
+fn once<T>(slot: &mut Option<T>, value: T) -> scan::Read<()> {
+    match slot.replace(value) {
+        None => Ok(()),
+        Some(_) => Err(Invalid),
+    }
+}
+
+fn string_field<'a>(s: &mut Scanner<'a>, slot: &mut Option<Cow<'a, str>>) -> scan::Read<()> {
+    match s.peek()? {
+        b'"' => once(slot, s.string()?.ok_or(Invalid)?),
+        _ => Err(Invalid),
+    }
+}
+
+fn read_request<'a>(s: &mut Scanner<'a>) -> scan::Read<Request<'a>> {
+    let mut fields: [Option<Cow<'a, str>>; 7] = Default::default();
+    let [
+        uid,
+        group,
+        version,
+        kind,
+        operation,
+        namespace,
+        sub_resource,
+    ] = &mut fields;
+    let mut object = None;
+    let mut kind_seen = None;
+    s.object(|s, key| match key.as_deref() {
+        Some("uid") => string_field(s, uid),
+        Some("operation") => string_field(s, operation),
+        Some("namespace") => string_field(s, namespace),
+        Some("subResource" | "sub_resource") => string_field(s, sub_resource),
+        Some("object") => once(&mut object, pod::read_pod(s)?),
+        Some("kind") => {
+            once(&mut kind_seen, ())?;
+            s.object(|s, key| match key.as_deref() {
+                Some("group") => string_field(s, group),
+                Some("version") => string_field(s, version),
+                Some("kind") => string_field(s, kind),
+                _ => s.skip().map(drop),
+            })
+            .map(drop)
+        }
+        _ => s.skip().map(drop),
+    })?;
+    let [
+        uid,
+        group,
+        version,
+        kind,
+        operation,
+        namespace,
+        sub_resource,
+    ] = fields.map(Option::unwrap_or_default);
+    Ok(Request {
+        uid,
+        group,
+        version,
+        kind,
+        operation,
+        namespace,
+        sub_resource,
+        // serde reads an absent object as `None`, as it reads `null`.
+        object: object.unwrap_or(Slot::Null(0)),
+    })
+}
+
+/// The settings of the request, read as serde reads them. Every request
+/// carries them, mostly the same bytes each time: the last ones are kept.
+fn settings_of(raw: Option<&str>) -> Option<Rc<Settings>> {
+    thread_local! {
+        static LAST: RefCell<Option<(String, Rc<Settings>)>> = const { RefCell::new(None) };
+    }
+    let raw = raw.unwrap_or("null");
+    let known = LAST.with_borrow(|last| {
+        last.as_ref()
+            .filter(|(text, _)| text == raw)
+            .map(|(_, settings)| settings.clone())
+    });
+    if known.is_some() {
+        return known;
+    }
+    let mut deserializer = serde_json::Deserializer::from_str(raw);
+    let settings = Rc::new(settings::nullable(&mut deserializer).ok()?);
+    deserializer.end().ok()?;
+    LAST.set(Some((raw.to_owned(), settings.clone())));
+    Some(settings)
 }
 
 pub fn decide_request(
     settings: &Settings,
-    request: &RequestView,
+    request: &Request,
     read: &mut ReadResource,
 ) -> RawDecision {
     if !is_pod_creation(request) {
@@ -237,10 +398,9 @@ pub fn decide_request(
 
 fn decide_pod(
     settings: &Settings,
-    request: &RequestView,
+    request: &Request,
     read: &mut ReadResource,
 ) -> (Verdict, Trail, Vec<Insertion>) {
-    let too_deep = |object: &RawValue| view::nests_deeper_than(object.get(), view::MAX_DEPTH);
     const TOO_DEEP: &str = "cannot parse the validation request: recursion limit exceeded";
     let rejected = |message: String| {
         (
@@ -249,23 +409,22 @@ fn decide_pod(
             Vec::new(),
         )
     };
-    let Some(object) = request.object else {
-        return rejected("object must be a JSON object (a Pod), got null".to_owned());
-    };
-    let pod = match pod::pod_entries(object) {
+    let pod = match pod::pod_object(&request.object) {
         Ok(pod) => pod,
         Err(error) => return rejected(error.0),
     };
-    if pod::has_skip_label(&pod, &settings.annotation_prefix) {
+    // The host parses a mutated object as a tree: an answer it could not read must not be sent.
+    let too_deep = pod.depth > scan::MAX_DEPTH;
+    if pod::has_skip_label(pod, &settings.annotation_prefix) {
         let accept = Verdict::Accept {
             warnings: Vec::new(),
         };
         return (accept, Trail::none("skip-label"), Vec::new());
     }
-    let (facts, spec) = match pod::read_facts(&pod, &request.namespace, &settings.annotation_prefix)
+    let (facts, spec) = match pod::read_facts(pod, &request.namespace, &settings.annotation_prefix)
     {
         Ok(read) => read,
-        Err(_) if too_deep(object) => return rejected(TOO_DEEP.to_owned()),
+        Err(_) if too_deep => return rejected(TOO_DEEP.to_owned()),
         Err(error) => return rejected(error.0),
     };
     let sa = read_service_account(settings, &facts, read);
@@ -304,7 +463,7 @@ fn decide_pod(
         return (verdict, trail.rejected(), Vec::new());
     }
     let selection = pod::container_selection(&facts, &settings.annotation_prefix);
-    let (mut report, insertions) = match inject::apply(&identity, object, &pod, &spec, &selection) {
+    let (mut report, insertions) = match inject::apply(&identity, pod, spec, &selection) {
         Ok(applied) => applied,
         Err(error) => {
             return (
@@ -329,11 +488,11 @@ fn decide_pod(
                 warnings,
             )
         }
-        PolicyMode::Mutate if report.changed() && too_deep(object) => {
+        PolicyMode::Mutate if report.changed() && too_deep => {
             reject_verdict(TOO_DEEP.to_owned(), warnings)
         }
         PolicyMode::Mutate if report.changed() => Verdict::Mutate {
-            object: inject::write(object.get(), &insertions),
+            object: inject::write(pod.text, &insertions),
             warnings,
         },
         _ => Verdict::Accept { warnings },
@@ -346,11 +505,10 @@ fn decide_pod(
 }
 
 /// Only `CREATE` of a core `v1` Pod, not of one of its subresources.
-fn is_pod_creation(request: &RequestView) -> bool {
-    let kind = &request.kind;
-    kind.kind == "Pod"
-        && kind.group.is_empty()
-        && matches!(kind.version.as_str(), "v1" | "")
+fn is_pod_creation(request: &Request) -> bool {
+    request.kind == "Pod"
+        && request.group.is_empty()
+        && matches!(request.version.as_ref(), "v1" | "")
         && request.operation == "CREATE"
         && request.sub_resource.is_empty()
 }

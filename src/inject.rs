@@ -7,8 +7,8 @@
 //! `onConflict` decide from one pass over the Pod.
 
 use crate::identity::{Identity, Mode};
-use crate::pod::{ShapeError, list_at, name_of, named_list_at};
-use crate::view::{self, Entries, Raw};
+use crate::pod::{Container, Item, Pod, ShapeError, Slot, Spec, Volume, items_of};
+use crate::scan::{Span, quoted};
 
 /// The label EKS Pod Identity sets; it does not follow `annotationPrefix`.
 pub const POD_IDENTITY_LABEL: &str = "eks.amazonaws.com/pod-identity";
@@ -138,89 +138,71 @@ pub fn write(object: &str, insertions: &[Insertion]) -> String {
 }
 
 /// Where the edits of one request go, relative to the object's first byte.
-struct Plan<'a> {
-    base: &'a str,
+struct Plan {
+    /// The offset of the object in the text its positions were read from.
+    base: usize,
     insertions: Vec<Insertion>,
 }
 
-impl Plan<'_> {
+impl Plan {
     fn insert(&mut self, at: usize, text: String) {
-        self.insertions.push(Insertion { at, text });
-    }
-
-    fn start_of(&self, raw: Raw) -> usize {
-        view::offset(self.base, raw.get())
-    }
-
-    fn end_of(&self, raw: Raw) -> usize {
-        self.start_of(raw) + raw.get().len()
+        self.insertions.push(Insertion {
+            at: at.saturating_sub(self.base),
+            text,
+        });
     }
 
     /// New keys for an object, right after its `{` (in the order given).
-    fn add_keys(&mut self, object: &Entries, keys: Vec<(&str, String)>) {
+    fn add_keys(&mut self, object: Span, keys: Vec<(&str, String)>) {
         if keys.is_empty() {
             return;
         }
         let mut text = keys
             .iter()
-            .map(|(key, value)| format!("{}:{value}", view::quoted(key)))
+            .map(|(key, value)| format!("{}:{value}", quoted(key)))
             .collect::<Vec<_>>()
             .join(",");
         if !object.is_empty() {
             text.push(',');
         }
-        self.insert(self.start_of(object.raw) + 1, text);
+        self.insert(object.open + 1, text);
     }
 
-    /// `items` at the end of the list `parent[key]`, creating it when absent.
-    /// A `null` list is followed by the key again: decoders take the last.
+    /// `items` at the end of the list `key` (found as `list`), or the key and
+    /// the new list to add when it is absent. A `null` list is followed by
+    /// the key again: decoders take the last.
     fn append(
         &mut self,
-        parent: &Entries,
-        key: &str,
+        list: Slot<Span>,
+        key: &'static str,
         items: Vec<String>,
     ) -> Option<(&'static str, String)> {
         if items.is_empty() {
             return None;
         }
         let joined = items.join(",");
-        match parent.get(key) {
-            None => return Some((static_key(key), format!("[{joined}]"))),
-            Some(list) if view::is_null(list) => {
-                let at = self.end_of(list);
-                self.insert(at, format!(",{}:[{joined}]", view::quoted(key)));
-            }
-            Some(list) => {
-                let empty = view::items(list).is_none_or(|items| items.is_empty());
-                let at = self.end_of(list) - 1;
-                self.insert(at, if empty { joined } else { format!(",{joined}") });
-            }
+        match list {
+            Slot::Absent => return Some((key, format!("[{joined}]"))),
+            Slot::Null(end) => self.insert(end, format!(",{}:[{joined}]", quoted(key))),
+            Slot::Found(list) if list.is_empty() => self.insert(list.close, joined),
+            Slot::Found(list) => self.insert(list.close, format!(",{joined}")),
+            // Rejected before any plan is made.
+            Slot::Wrong(_) => {}
         }
         None
     }
 }
 
-fn static_key(key: &str) -> &'static str {
-    match key {
-        "env" => "env",
-        "volumeMounts" => "volumeMounts",
-        "volumes" => "volumes",
-        "labels" => "labels",
-        _ => "metadata",
-    }
-}
-
-/// Applies `identity` to the Pod (`object`, read as `pod`), processing the
+/// Applies `identity` to the Pod (`spec` is its spec), processing the
 /// containers `selection` picks: what it adds, and where.
 pub fn apply(
     identity: &Identity,
-    object: Raw,
-    pod: &Entries,
-    spec: &Entries,
+    pod: &Pod,
+    spec: &Spec,
     selection: &Selection,
 ) -> Result<(Report, Vec<Insertion>), ShapeError> {
     let mut plan = Plan {
-        base: object.get(),
+        base: pod.base,
         insertions: Vec::new(),
     };
     let mut report = Report::default();
@@ -228,55 +210,126 @@ pub fn apply(
         report.added.push(Added::Label);
     }
     let mut names = Vec::new();
-    for key in ["initContainers", "containers"] {
-        process_containers(
+    let lists = [
+        ("initContainers", &spec.init_containers),
+        ("containers", &spec.containers),
+    ];
+    for (key, containers) in lists {
+        let containers = items_of(containers, || format!("spec.{key}"))?;
+        let mut processing = Processing {
             identity,
-            spec,
-            key,
             selection,
-            &mut report,
-            &mut names,
-            &mut plan,
-        )?;
+            report: &mut report,
+            plan: &mut plan,
+        };
+        processing.containers(key, containers, &mut names)?;
     }
     report.warnings = [selection.warnings.clone(), selection.unmatched(&names)].concat();
     check_volume(identity, spec, &mut report, &mut plan)?;
     Ok((report, plan.insertions))
 }
 
-fn process_containers(
-    identity: &Identity,
-    spec: &Entries,
-    key: &'static str,
-    selection: &Selection,
-    report: &mut Report,
-    names: &mut Vec<String>,
-    plan: &mut Plan,
-) -> Result<(), ShapeError> {
-    let containers = list_at(spec, key, || format!("spec.{key}"))?;
-    // Only the warnings about unmatched names need every container's name.
-    let collect_names = selection.lists_names();
-    for (i, container) in containers.into_iter().enumerate() {
-        let field = ContainerField {
-            list: key,
-            index: i,
-        };
-        let Some(container) = Entries::of(container) else {
-            return Err(ShapeError::expected(
-                &field.to_string(),
-                "an object",
-                container,
-            ));
-        };
-        let name = container.text("name").unwrap_or_default();
-        if collect_names {
-            names.push(name.to_string());
+/// One request's containers being processed.
+struct Processing<'r> {
+    identity: &'r Identity,
+    selection: &'r Selection,
+    report: &'r mut Report,
+    plan: &'r mut Plan,
+}
+
+impl Processing<'_> {
+    fn containers(
+        &mut self,
+        key: &'static str,
+        containers: &[Item<Container>],
+        names: &mut Vec<String>,
+    ) -> Result<(), ShapeError> {
+        // Only the warnings about unmatched names need every container's name.
+        let collect_names = self.selection.lists_names();
+        for (index, container) in containers.iter().enumerate() {
+            let field = ContainerField { list: key, index };
+            let container = container
+                .as_ref()
+                .map_err(|kind| ShapeError::expected(&field.to_string(), "an object", kind))?;
+            let name = container.name.as_deref().unwrap_or_default();
+            if collect_names {
+                names.push(name.to_owned());
+            }
+            if self.selection.selects(name) {
+                self.container(container, field, name)?;
+            }
         }
-        if selection.selects(&name) {
-            process_container(identity, &container, field, &name, report, plan)?;
-        }
+        Ok(())
     }
-    Ok(())
+
+    fn container(
+        &mut self,
+        container: &Container,
+        field: ContainerField,
+        name: &str,
+    ) -> Result<(), ShapeError> {
+        let identity = self.identity;
+        let defined = env_facts(identity, container, field)?;
+        let [credential_name, _] = identity.mode.pair_names();
+        let drift = defined
+            .credential
+            .as_ref()
+            .filter(|value| **value != identity.credential)
+            .map(|value| {
+                format!(
+                    "container {name} sets {credential_name} to {value:?}, not {:?}",
+                    identity.credential
+                )
+            });
+        if identity.mode == Mode::WebIdentity {
+            self.report.role_drift.extend(drift.clone());
+        }
+        // The reference leaves a container that already has everything exactly as it
+        // is, without even adding the mount.
+        if defined.pair && defined.region && defined.sts {
+            return Ok(());
+        }
+        self.report.conflicts.extend(drift);
+        let mounts = items_of(&container.mounts, || format!("{field}.volumeMounts"))?;
+        let volume_name = identity.volume_name.as_str();
+        let existing_mount = mounts
+            .iter()
+            .find(|m| m.name.as_deref() == Some(volume_name));
+        let mount_path = existing_mount.map(|m| m.mount_path.as_deref().unwrap_or_default());
+        if let Some(path) = mount_path.filter(|p| *p != identity.mount_path.as_str()) {
+            self.report.conflicts.push(format!(
+                "container {name} mounts volume {} at {path:?}, not {:?}",
+                identity.volume_name, identity.mount_path
+            ));
+        }
+        let mount = existing_mount.is_none();
+        let env = env_additions(identity, &defined);
+        if env.is_empty() && !mount {
+            return Ok(());
+        }
+        self.report.added.push(Added::Container {
+            name: name.to_owned(),
+            env: env.iter().map(|(name, _)| *name).collect(),
+            mount,
+        });
+        let mut keys = Vec::new();
+        let entries = env.into_iter().map(|(_, entry)| entry).collect();
+        keys.extend(
+            self.plan
+                .append(container.env.map_found(|e| e.span), "env", entries),
+        );
+        if mount {
+            let entry = format!(
+                "{{\"name\":{},\"readOnly\":true,\"mountPath\":{}}}",
+                quoted(&identity.volume_name),
+                quoted(&identity.mount_path)
+            );
+            let mounts = container.mounts.map_found(|m| m.span);
+            keys.extend(self.plan.append(mounts, "volumeMounts", vec![entry]));
+        }
+        self.plan.add_keys(container.span, keys);
+        Ok(())
+    }
 }
 
 /// `spec.<list>[<index>]`, formatted only for an error message.
@@ -304,17 +357,18 @@ struct EnvFacts {
 
 fn env_facts(
     identity: &Identity,
-    container: &Entries,
+    container: &Container,
     field: ContainerField,
 ) -> Result<EnvFacts, ShapeError> {
-    let env = named_list_at(container, "env", || format!("{field}.env"))?;
-    let has = |wanted: &str| env.iter().any(|e| e.name.as_deref() == Some(wanted));
+    let env = container
+        .env
+        .optional(|| format!("{field}.env"), "a list")?;
+    let has = |wanted: &str| env.is_some_and(|env| env.defines(wanted));
     let [credential_name, _] = identity.mode.pair_names();
     let credential = env
-        .iter()
-        .find(|e| e.name.as_deref() == Some(credential_name))
-        .and_then(|e| e.value.as_ref())
-        .map(|value| value.to_string());
+        .and_then(|env| env.entry(credential_name))
+        .and_then(|value| value.as_deref())
+        .map(str::to_owned);
     Ok(EnvFacts {
         pair: identity.mode.pair_names().iter().any(|n| has(n)),
         region: has("AWS_REGION") || has("AWS_DEFAULT_REGION"),
@@ -325,76 +379,6 @@ fn env_facts(
 }
 
 const SESSION_NAME: &str = "AWS_ROLE_SESSION_NAME";
-
-fn process_container(
-    identity: &Identity,
-    container: &Entries,
-    field: ContainerField,
-    name: &str,
-    report: &mut Report,
-    plan: &mut Plan,
-) -> Result<(), ShapeError> {
-    let defined = env_facts(identity, container, field)?;
-    let [credential_name, _] = identity.mode.pair_names();
-    let drift = defined
-        .credential
-        .as_ref()
-        .filter(|value| **value != identity.credential)
-        .map(|value| {
-            format!(
-                "container {name} sets {credential_name} to {value:?}, not {:?}",
-                identity.credential
-            )
-        });
-    if identity.mode == Mode::WebIdentity {
-        report.role_drift.extend(drift.clone());
-    }
-    // The reference leaves a container that already has everything exactly as it
-    // is, without even adding the mount.
-    if defined.pair && defined.region && defined.sts {
-        return Ok(());
-    }
-    report.conflicts.extend(drift);
-    let mounts = named_list_at(container, "volumeMounts", || {
-        format!("{field}.volumeMounts")
-    })?;
-    let existing_mount = mounts
-        .iter()
-        .find(|m| m.name.as_deref() == Some(identity.volume_name.as_str()));
-    let mount_path = existing_mount.map(|m| m.mount_path.as_deref().unwrap_or_default());
-    if let Some(path) = mount_path.filter(|p| *p != identity.mount_path.as_str()) {
-        report.conflicts.push(format!(
-            "container {name} mounts volume {} at {path:?}, not {:?}",
-            identity.volume_name, identity.mount_path
-        ));
-    }
-    let mount = existing_mount.is_none();
-    let env = env_additions(identity, &defined);
-    if env.is_empty() && !mount {
-        return Ok(());
-    }
-    report.added.push(Added::Container {
-        name: name.to_owned(),
-        env: env.iter().map(|(name, _)| *name).collect(),
-        mount,
-    });
-    let mut keys = Vec::new();
-    keys.extend(plan.append(
-        container,
-        "env",
-        env.into_iter().map(|(_, entry)| entry).collect(),
-    ));
-    if mount {
-        let entry = format!(
-            "{{\"name\":{},\"readOnly\":true,\"mountPath\":{}}}",
-            view::quoted(&identity.volume_name),
-            view::quoted(&identity.mount_path)
-        );
-        keys.extend(plan.append(container, "volumeMounts", vec![entry]));
-    }
-    plan.add_keys(container, keys);
-    Ok(())
-}
 
 /// The env entries a processed container lacks, in the reference's order, with their names.
 fn env_additions(identity: &Identity, defined: &EnvFacts) -> Vec<(&'static str, String)> {
@@ -423,124 +407,101 @@ fn env_additions(identity: &Identity, defined: &EnvFacts) -> Vec<(&'static str, 
 fn env_var(name: &'static str, value: &str) -> (&'static str, String) {
     (
         name,
-        format!("{{\"name\":\"{name}\",\"value\":{}}}", view::quoted(value)),
+        format!("{{\"name\":\"{name}\",\"value\":{}}}", quoted(value)),
     )
 }
 
 fn check_volume(
     identity: &Identity,
-    spec: &Entries,
+    spec: &Spec,
     report: &mut Report,
     plan: &mut Plan,
 ) -> Result<(), ShapeError> {
-    let volumes = list_at(spec, "volumes", || "spec.volumes".to_owned())?;
-    let existing = volumes
-        .iter()
-        .find(|v| name_of(v) == identity.volume_name.as_str());
+    let volumes = items_of(&spec.volumes, || "spec.volumes".to_owned())?;
+    let existing = volumes.iter().find(|v| v.name == identity.volume_name);
     match existing {
-        Some(volume) if !is_projected_token(volume) => report.conflicts.push(format!(
+        Some(Volume {
+            projected_token: false,
+            ..
+        }) => report.conflicts.push(format!(
             "volume {} is not a projected service-account token",
             identity.volume_name
         )),
         Some(_) => {}
         None => {
-            add_volume(identity, spec, &volumes, plan);
+            add_volume(identity, spec, plan);
             report.added.push(Added::Volume);
         }
     }
     Ok(())
 }
 
-fn is_projected_token(volume: Raw) -> bool {
-    Entries::of(volume)
-        .and_then(|v| v.get("projected"))
-        .and_then(Entries::of)
-        .and_then(|p| p.get("sources"))
-        .and_then(view::items)
-        .is_some_and(|sources| {
-            sources
-                .iter()
-                .any(|s| Entries::of(s).is_some_and(|s| s.get("serviceAccountToken").is_some()))
-        })
-}
-
 /// The EKS webhook puts its volume first.
-fn add_volume(identity: &Identity, spec: &Entries, volumes: &[Raw], plan: &mut Plan) {
+fn add_volume(identity: &Identity, spec: &Spec, plan: &mut Plan) {
     let audience = match identity.audience.is_empty() {
         true => String::new(),
-        false => format!("\"audience\":{},", view::quoted(&identity.audience)),
+        false => format!("\"audience\":{},", quoted(&identity.audience)),
     };
     let volume = format!(
         "{{\"name\":{},\"projected\":{{\"sources\":[{{\"serviceAccountToken\":{{{audience}\"expirationSeconds\":{},\"path\":{}}}}}]}}}}",
-        view::quoted(&identity.volume_name),
+        quoted(&identity.volume_name),
         identity.expiration_seconds,
-        view::quoted(&identity.token_path)
+        quoted(&identity.token_path)
     );
-    match spec.get("volumes") {
-        Some(list) if view::is_list(list) => {
-            let at = plan.start_of(list) + 1;
-            let text = if volumes.is_empty() {
-                volume
-            } else {
-                volume + ","
+    match &spec.volumes {
+        Slot::Found(list) => {
+            let text = match list.span.is_empty() {
+                true => volume,
+                false => volume + ",",
             };
-            plan.insert(at, text);
+            plan.insert(list.span.open + 1, text);
         }
-        _ => {
-            let key = plan.append(spec, "volumes", vec![volume]);
-            plan.add_keys(spec, key.into_iter().collect());
+        volumes => {
+            let key = plan.append(volumes.map_found(|l| l.span), "volumes", vec![volume]);
+            plan.add_keys(spec.span, key.into_iter().collect());
         }
     }
 }
 
 /// Sets `metadata.labels["eks.amazonaws.com/pod-identity"]` to `enabled`;
 /// an existing other value is overridden by a later duplicate key.
-fn set_pod_identity_label(pod: &Entries, plan: &mut Plan) -> Result<bool, ShapeError> {
-    let entry = format!("{}:\"enabled\"", view::quoted(POD_IDENTITY_LABEL));
-    let metadata = match pod.get("metadata") {
-        None => {
-            plan.add_keys(
-                pod,
-                vec![("metadata", format!("{{\"labels\":{{{entry}}}}}"))],
-            );
+fn set_pod_identity_label(pod: &Pod, plan: &mut Plan) -> Result<bool, ShapeError> {
+    let entry = format!("{}:\"enabled\"", quoted(POD_IDENTITY_LABEL));
+    let metadata = match &pod.metadata {
+        Slot::Absent => {
+            let labels = format!("{{\"labels\":{{{entry}}}}}");
+            plan.add_keys(pod.span, vec![("metadata", labels)]);
             return Ok(true);
         }
-        Some(raw) if view::is_null(raw) => {
-            let at = plan.end_of(raw);
-            plan.insert(at, format!(",\"metadata\":{{\"labels\":{{{entry}}}}}"));
+        Slot::Null(end) => {
+            plan.insert(*end, format!(",\"metadata\":{{\"labels\":{{{entry}}}}}"));
             return Ok(true);
         }
-        Some(raw) => {
-            Entries::of(raw).ok_or_else(|| ShapeError("metadata must be a map".to_owned()))?
-        }
+        Slot::Found(metadata) => metadata,
+        Slot::Wrong(_) => return Err(ShapeError("metadata must be a map".to_owned())),
     };
-    let labels = match metadata.get("labels") {
-        None => {
-            plan.add_keys(&metadata, vec![("labels", format!("{{{entry}}}"))]);
+    let labels = match &metadata.labels {
+        Slot::Absent => {
+            plan.add_keys(metadata.span, vec![("labels", format!("{{{entry}}}"))]);
             return Ok(true);
         }
-        Some(raw) if view::is_null(raw) => {
-            let at = plan.end_of(raw);
-            plan.insert(at, format!(",\"labels\":{{{entry}}}"));
+        Slot::Null(end) => {
+            plan.insert(*end, format!(",\"labels\":{{{entry}}}"));
             return Ok(true);
         }
-        Some(raw) => Entries::of(raw)
-            .ok_or_else(|| ShapeError("metadata.labels must be a map".to_owned()))?,
+        Slot::Found(labels) => labels,
+        Slot::Wrong(_) => return Err(ShapeError("metadata.labels must be a map".to_owned())),
     };
     if labels
-        .text(POD_IDENTITY_LABEL)
-        .is_some_and(|v| v == "enabled")
+        .get(POD_IDENTITY_LABEL)
+        .is_some_and(|value| value.as_deref() == Some("enabled"))
     {
         return Ok(false);
     }
-    let at = plan.end_of(labels.raw) - 1;
-    plan.insert(
-        at,
-        if labels.is_empty() {
-            entry
-        } else {
-            format!(",{entry}")
-        },
-    );
+    let text = match labels.span.is_empty() {
+        true => entry,
+        false => format!(",{entry}"),
+    };
+    plan.insert(labels.span.close, text);
     Ok(true)
 }

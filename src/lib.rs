@@ -8,8 +8,8 @@ pub mod identity;
 pub mod inject;
 pub mod parse;
 pub mod pod;
+pub mod scan;
 pub mod settings;
-pub mod view;
 
 use guest::prelude::*;
 use kubewarden_policy_sdk::host_capabilities::kubernetes::GetResourceRequest;

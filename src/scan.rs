@@ -1,0 +1,377 @@
+//! A single-pass, validating JSON reader over the request's text. The readers
+//! built on it (`admission`, `pod`) walk the payload once, top-down, keeping
+//! only what the decision needs (borrowed strings and byte positions) and
+//! skipping everything else without building anything. The grammar is strict
+//! RFC 8259, as serde_json's: a text this reader accepts, serde_json accepts
+//! too. When it gives up ([`Invalid`]), the caller asks serde_json, whose error
+//! message is the one users see.
+
+use std::borrow::Cow;
+
+/// The reader gave up: not JSON, or not the shape the fast path reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Invalid;
+
+pub type Read<T> = Result<T, Invalid>;
+
+/// Where an object or a list is: the offsets of its opening and closing
+/// bracket, and how many entries or items it has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Span {
+    pub open: usize,
+    pub close: usize,
+    pub count: usize,
+}
+
+impl Span {
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+}
+
+/// The kind of the next value, named as the shape errors name it.
+pub fn kind_name(first: u8) -> &'static str {
+    match first {
+        b'{' => "an object",
+        b'[' => "a list",
+        b'"' => "a string",
+        b't' | b'f' => "a boolean",
+        b'n' => "null",
+        _ => "a number",
+    }
+}
+
+/// The nesting serde_json allows when it builds a tree (128 levels for the
+/// whole payload, two of them outside the object).
+pub const MAX_DEPTH: usize = 126;
+
+pub struct Scanner<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    at: usize,
+    depth: usize,
+    max_depth: usize,
+    /// The open containers of the value [`Scanner::skip`] is in: `true` for an object.
+    stack: Vec<bool>,
+}
+
+impl<'a> Scanner<'a> {
+    pub fn new(text: &'a str) -> Scanner<'a> {
+        Scanner {
+            text,
+            bytes: text.as_bytes(),
+            at: 0,
+            depth: 0,
+            max_depth: 0,
+            stack: Vec::new(),
+        }
+    }
+
+    pub fn text(&self) -> &'a str {
+        self.text
+    }
+
+    /// The offset of the next value (after whitespace).
+    pub fn position(&mut self) -> usize {
+        self.ws();
+        self.at
+    }
+
+    /// The offset just after what was read last.
+    pub fn offset(&self) -> usize {
+        self.at
+    }
+
+    /// The deepest nesting seen since the last [`Scanner::restart_depth`].
+    pub fn deepest(&self) -> usize {
+        self.max_depth
+    }
+
+    /// Starts counting the deepest nesting afresh from here; returns the old count.
+    pub fn restart_depth(&mut self) -> usize {
+        std::mem::replace(&mut self.max_depth, self.depth)
+    }
+
+    pub fn merge_depth(&mut self, earlier: usize) {
+        self.max_depth = self.max_depth.max(earlier);
+    }
+
+    pub fn current_depth(&self) -> usize {
+        self.depth
+    }
+
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.bytes.get(self.at) {
+            self.at += 1;
+        }
+    }
+
+    /// The first byte of the next value.
+    pub fn peek(&mut self) -> Read<u8> {
+        self.ws();
+        self.bytes.get(self.at).copied().ok_or(Invalid)
+    }
+
+    fn expect(&mut self, byte: u8) -> Read<()> {
+        match self.peek()? == byte {
+            true => {
+                self.at += 1;
+                Ok(())
+            }
+            false => Err(Invalid),
+        }
+    }
+
+    /// Nothing but whitespace is left.
+    pub fn end(&mut self) -> Read<()> {
+        self.ws();
+        match self.at == self.bytes.len() {
+            true => Ok(()),
+            false => Err(Invalid),
+        }
+    }
+
+    fn enter(&mut self) {
+        self.depth += 1;
+        self.max_depth = self.max_depth.max(self.depth);
+    }
+
+    /// The entries of the object that comes next: `entry` gets each key
+    /// (`None` when its escapes do not decode) and must read its value.
+    pub fn object(
+        &mut self,
+        mut entry: impl FnMut(&mut Self, Option<Cow<'a, str>>) -> Read<()>,
+    ) -> Read<Span> {
+        let open = self.position();
+        self.expect(b'{')?;
+        self.enter();
+        let mut count = 0;
+        if self.peek()? != b'}' {
+            loop {
+                let key = self.key()?;
+                self.expect(b':')?;
+                entry(self, key)?;
+                count += 1;
+                match self.peek()? {
+                    b',' => self.at += 1,
+                    b'}' => break,
+                    _ => return Err(Invalid),
+                }
+            }
+        }
+        let close = self.at;
+        self.at += 1;
+        self.depth -= 1;
+        Ok(Span { open, close, count })
+    }
+
+    /// The items of the list that comes next: `item` must read each one.
+    pub fn list(&mut self, mut item: impl FnMut(&mut Self) -> Read<()>) -> Read<Span> {
+        let open = self.position();
+        self.expect(b'[')?;
+        self.enter();
+        let mut count = 0;
+        if self.peek()? != b']' {
+            loop {
+                item(self)?;
+                count += 1;
+                match self.peek()? {
+                    b',' => self.at += 1,
+                    b']' => break,
+                    _ => return Err(Invalid),
+                }
+            }
+        }
+        let close = self.at;
+        self.at += 1;
+        self.depth -= 1;
+        Ok(Span { open, close, count })
+    }
+
+    fn key(&mut self) -> Read<Option<Cow<'a, str>>> {
+        if self.peek()? != b'"' {
+            return Err(Invalid);
+        }
+        self.string()
+    }
+
+    /// The string that comes next, decoded (`None` when its escapes do not
+    /// decode to a string, such as a lone surrogate).
+    pub fn string(&mut self) -> Read<Option<Cow<'a, str>>> {
+        let start = self.position();
+        let escaped = self.skip_string()?;
+        let literal = self.text.get(start..self.at).ok_or(Invalid)?;
+        if !escaped {
+            let content = literal.get(1..literal.len() - 1).ok_or(Invalid)?;
+            return Ok(Some(Cow::Borrowed(content)));
+        }
+        Ok(serde_json::from_str::<String>(literal).ok().map(Cow::Owned))
+    }
+
+    /// The next value as a string when it is one (and decodes); any other
+    /// value is skipped and reads as `None`.
+    pub fn text_value(&mut self) -> Read<Option<Cow<'a, str>>> {
+        match self.peek()? {
+            b'"' => self.string(),
+            _ => self.skip().map(|_| None),
+        }
+    }
+
+    /// Skips the string at the cursor; whether it had escapes.
+    fn skip_string(&mut self) -> Read<bool> {
+        self.expect(b'"')?;
+        let mut escaped = false;
+        loop {
+            let byte = *self.bytes.get(self.at).ok_or(Invalid)?;
+            self.at += 1;
+            match byte {
+                b'"' => return Ok(escaped),
+                b'\\' => {
+                    escaped = true;
+                    self.escape()?;
+                }
+                0..=0x1f => return Err(Invalid),
+                _ => {}
+            }
+        }
+    }
+
+    fn escape(&mut self) -> Read<()> {
+        let byte = *self.bytes.get(self.at).ok_or(Invalid)?;
+        self.at += 1;
+        match byte {
+            b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Ok(()),
+            b'u' => {
+                let hex = self.bytes.get(self.at..self.at + 4).ok_or(Invalid)?;
+                if !hex.iter().all(u8::is_ascii_hexdigit) {
+                    return Err(Invalid);
+                }
+                self.at += 4;
+                Ok(())
+            }
+            _ => Err(Invalid),
+        }
+    }
+
+    fn digits(&mut self) -> Read<()> {
+        let start = self.at;
+        while let Some(b'0'..=b'9') = self.bytes.get(self.at) {
+            self.at += 1;
+        }
+        match self.at > start {
+            true => Ok(()),
+            false => Err(Invalid),
+        }
+    }
+
+    fn number(&mut self) -> Read<()> {
+        if self.bytes.get(self.at) == Some(&b'-') {
+            self.at += 1;
+        }
+        match self.bytes.get(self.at) {
+            Some(b'0') => self.at += 1,
+            Some(b'1'..=b'9') => self.digits()?,
+            _ => return Err(Invalid),
+        }
+        if self.bytes.get(self.at) == Some(&b'.') {
+            self.at += 1;
+            self.digits()?;
+        }
+        if let Some(b'e' | b'E') = self.bytes.get(self.at) {
+            self.at += 1;
+            if let Some(b'+' | b'-') = self.bytes.get(self.at) {
+                self.at += 1;
+            }
+            self.digits()?;
+        }
+        Ok(())
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Read<()> {
+        match self.bytes.get(self.at..self.at + word.len()) == Some(word) {
+            true => {
+                self.at += word.len();
+                Ok(())
+            }
+            false => Err(Invalid),
+        }
+    }
+
+    /// A value that is not an object or a list.
+    fn scalar(&mut self, first: u8) -> Read<()> {
+        match first {
+            b'"' => self.skip_string().map(|_| ()),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            _ => self.number(),
+        }
+    }
+
+    /// Skips the next value, checking it; returns its first byte. Iterative,
+    /// so that no nesting can exhaust the stack.
+    pub fn skip(&mut self) -> Read<u8> {
+        let first = self.peek()?;
+        let base = self.stack.len();
+        let mut byte = first;
+        loop {
+            match byte {
+                b'{' | b'[' => {
+                    self.at += 1;
+                    self.enter();
+                    let object = byte == b'{';
+                    self.stack.push(object);
+                    let close = if object { b'}' } else { b']' };
+                    if self.peek()? != close {
+                        if object {
+                            self.skip_string()?;
+                            self.expect(b':')?;
+                        }
+                        byte = self.peek()?;
+                        continue;
+                    }
+                }
+                _ => self.scalar(byte)?,
+            }
+            // After a value: close what ends here, then go on with the next one.
+            loop {
+                if self.stack.len() == base {
+                    return Ok(first);
+                }
+                let object = self.stack.last().copied().unwrap_or(false);
+                match (self.peek()?, object) {
+                    (b',', true) => {
+                        self.at += 1;
+                        self.ws();
+                        self.skip_string()?;
+                        self.expect(b':')?;
+                        break;
+                    }
+                    (b',', false) => {
+                        self.at += 1;
+                        break;
+                    }
+                    (b'}', true) | (b']', false) => {
+                        self.at += 1;
+                        self.depth -= 1;
+                        self.stack.pop();
+                    }
+                    _ => return Err(Invalid),
+                }
+            }
+            byte = self.peek()?;
+        }
+    }
+
+    /// Skips the next value; its text.
+    pub fn raw(&mut self) -> Read<&'a str> {
+        let start = self.position();
+        self.skip()?;
+        self.text.get(start..self.at).ok_or(Invalid)
+    }
+}
+
+/// A JSON string literal.
+pub fn quoted(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned())
+}

@@ -1,0 +1,126 @@
+//! The one-pass reader the core reads the request through: it accepts exactly
+//! the texts serde_json accepts, counts nesting outside strings only, and
+//! keeps every position as an offset into the original text.
+
+use aws_pod_identity_policy::scan::{Scanner, Span};
+use serde::de::IgnoredAny;
+
+fn scans(text: &str) -> bool {
+    let mut s = Scanner::new(text);
+    s.skip().is_ok() && s.end().is_ok()
+}
+
+#[test]
+fn the_reader_accepts_exactly_what_serde_json_accepts() {
+    for text in [
+        "{}",
+        "[]",
+        " { \"a\" : [ 1 , -2.5e+3 , true , false , null , \"x\" ] } ",
+        "\"\\u00e9\\n\\\"\\\\\\/\\b\\f\\r\\t\"",
+        "\"é ✓ 😀\"",
+        "0",
+        "-0.0E-0",
+        "{\"\":{\"\":[[]]}}",
+        "{\"a\":1,}",
+        "[1,]",
+        "[1 2]",
+        "{\"a\" 1}",
+        "{1:2}",
+        "01",
+        "1.",
+        ".5",
+        "-",
+        "1e",
+        "+1",
+        "tru",
+        "nul",
+        "\"\\x\"",
+        "\"\\u12g4\"",
+        "\"tab\there\"",
+        "\"unterminated",
+        "[",
+        "{\"a\":}",
+        "",
+        "  ",
+        "[] []",
+        "{}\n",
+        "NaN",
+    ] {
+        let serde = serde_json::from_str::<IgnoredAny>(text).is_ok();
+        assert_eq!(scans(text), serde, "{text:?}");
+    }
+}
+
+#[test]
+fn nesting_is_counted_outside_strings_only() {
+    for (text, deepest) in [
+        ("[[[]]]", 3),
+        (r#"{"a":[{"b":[]}]}"#, 4),
+        (r#"["[[[[", "{{{{"]"#, 1),
+        (r#"["\"[[[[\\", [1]]"#, 2),
+        ("1", 0),
+    ] {
+        let mut s = Scanner::new(text);
+        assert!(s.skip().is_ok(), "{text}");
+        assert_eq!(s.deepest(), deepest, "{text}");
+    }
+}
+
+#[test]
+fn nesting_far_deeper_than_any_stack_is_skipped() {
+    let text = "[".repeat(100_000) + &"]".repeat(100_000);
+    let mut s = Scanner::new(&text);
+    assert!(s.skip().is_ok());
+    assert_eq!(s.deepest(), 100_000);
+}
+
+#[test]
+fn spans_are_offsets_into_the_original_text() {
+    let text = r#"{ "a" : [1, 2] , "b":{"c":"d"} }"#;
+    let mut s = Scanner::new(text);
+    let mut list = None;
+    let mut keys = Vec::new();
+    let object = s
+        .object(|s, key| {
+            keys.push(key.unwrap_or_default().into_owned());
+            match keys.len() {
+                1 => s.list(|s| s.skip().map(drop)).map(|span| list = Some(span)),
+                _ => s.skip().map(drop),
+            }
+        })
+        .unwrap();
+    assert_eq!(keys, ["a", "b"]);
+    assert_eq!(
+        object,
+        Span {
+            open: 0,
+            close: 31,
+            count: 2
+        }
+    );
+    assert_eq!(
+        list,
+        Some(Span {
+            open: 8,
+            close: 13,
+            count: 2
+        })
+    );
+    assert_eq!(&text[8..=13], "[1, 2]");
+}
+
+#[test]
+fn escaped_keys_are_decoded_and_undecodable_ones_read_as_none() {
+    let text = r#"{"na\u006de":1,"\ud800":2,"plain":3}"#;
+    let mut keys = Vec::new();
+    let mut s = Scanner::new(text);
+    s.object(|s, key| {
+        keys.push(key.map(|k| k.into_owned()));
+        s.skip().map(drop)
+    })
+    .unwrap();
+    assert_eq!(
+        keys,
+        [Some("name".to_owned()), None, Some("plain".to_owned())]
+    );
+}
