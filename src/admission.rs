@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::identity::{self, Mode, ServiceAccountLookup};
+use crate::identity::{self, Annotations, Mode, ServiceAccountLookup};
 use crate::inject::{self, Insertion};
 use crate::pod::{self, Pod, Slot};
 use crate::scan::{self, Invalid, Scanner};
@@ -161,30 +161,39 @@ impl Trail {
     /// The response's `audit_annotations` (the API server prefixes each key
     /// with the webhook's name).
     pub fn annotations(&self) -> BTreeMap<String, String> {
+        self.entries()
+            .map(|(key, value)| (key.to_owned(), value.into_owned()))
+            .collect()
+    }
+
+    /// The annotations, in a fixed order, values capped.
+    pub fn entries(&self) -> impl Iterator<Item = (&'static str, Cow<'_, str>)> {
         let containers = match self.containers.is_empty() {
-            true => "none".to_owned(),
-            false => self.containers.join(","),
+            true => Cow::Borrowed("none"),
+            false => Cow::Owned(self.containers.join(",")),
         };
         [
-            ("identity", Some(self.identity.to_owned())),
-            ("role-arn", self.role_arn.clone()),
-            ("role-source", self.role_source.clone()),
-            ("serviceaccount", Some(self.service_account.to_owned())),
+            ("identity", Some(Cow::Borrowed(self.identity))),
+            ("role-arn", self.role_arn.as_deref().map(Cow::Borrowed)),
+            (
+                "role-source",
+                self.role_source.as_deref().map(Cow::Borrowed),
+            ),
+            ("serviceaccount", Some(Cow::Borrowed(self.service_account))),
             ("containers", Some(containers)),
-            ("reason", self.reason.map(str::to_owned)),
+            ("reason", self.reason.map(Cow::Borrowed)),
         ]
         .into_iter()
-        .filter_map(|(key, value)| Some((key.to_owned(), capped(value?))))
-        .collect()
+        .filter_map(|(key, value)| Some((key, capped(value?))))
     }
 }
 
-fn capped(value: String) -> String {
-    if value.chars().count() <= MAX_AUDIT_VALUE {
+fn capped(value: Cow<'_, str>) -> Cow<'_, str> {
+    if value.len() <= MAX_AUDIT_VALUE || value.chars().count() <= MAX_AUDIT_VALUE {
         return value;
     }
     let kept: String = value.chars().take(MAX_AUDIT_VALUE - 1).collect();
-    kept + "…"
+    Cow::Owned(kept + "…")
 }
 
 /// Evaluates a `validate` payload (`{"settings": …, "request": …}`).
@@ -556,7 +565,8 @@ fn read_service_account(
     if cached && answer.is_err() {
         answer = read(&service_account_request(facts, true));
     }
-    match answer.and_then(|raw| service_account_annotations(&raw)) {
+    let prefix = &settings.annotation_prefix;
+    match answer.and_then(|raw| service_account_annotations(&raw, prefix)) {
         Ok(annotations) => ServiceAccountLookup::Read(annotations),
         Err(error) => ServiceAccountLookup::Unreadable(first_line(&error)),
     }
@@ -574,25 +584,77 @@ struct MetadataView {
     annotations: Option<BTreeMap<String, Value>>,
 }
 
-pub fn service_account_annotations(raw: &[u8]) -> Result<BTreeMap<String, String>, String> {
+/// The ServiceAccount's annotations under `prefix`, read in one pass; serde
+/// reads the answers that pass gives up on, and says what is wrong with them.
+pub fn service_account_annotations(raw: &[u8], prefix: &str) -> Result<Annotations, String> {
+    if let Some(read) = read_service_account_fast(raw, prefix) {
+        return read;
+    }
     let view: ServiceAccountView = serde_json::from_slice(raw)
         .map_err(|e| format!("the host's answer is not a ServiceAccount ({e})"))?;
     if let Some(kind) = view.kind.filter(|k| k != "ServiceAccount") {
-        return Err(format!(
-            "the host answered with a {kind}, not a ServiceAccount"
-        ));
+        return Err(not_a_service_account(&kind));
     }
-    let annotations = view
-        .metadata
-        .and_then(|m| m.annotations)
-        .unwrap_or_default();
-    Ok(annotations
-        .into_iter()
-        .filter_map(|(key, value)| match value {
-            Value::String(s) => Some((key, s)),
-            _ => None,
+    let mut annotations = Annotations::default();
+    let all = view.metadata.and_then(|m| m.annotations);
+    for (key, value) in all.iter().flatten() {
+        annotations.keep(prefix, key, value.as_str());
+    }
+    Ok(annotations)
+}
+
+fn not_a_service_account(kind: &str) -> String {
+    format!("the host answered with a {kind}, not a ServiceAccount")
+}
+
+/// `None` wherever serde could read the answer differently or fail on it.
+fn read_service_account_fast(raw: &[u8], prefix: &str) -> Option<Result<Annotations, String>> {
+    let mut s = Scanner::new(std::str::from_utf8(raw).ok()?);
+    let (mut kind, mut metadata) = (None, None);
+    let mut annotations = Annotations::default();
+    let mut read_annotations = |s: &mut Scanner| {
+        s.object(|s, key| {
+            let value = s.text_value()?;
+            annotations.keep(prefix, &key.ok_or(Invalid)?, value.as_deref());
+            Ok(())
         })
-        .collect())
+        .map(drop)
+    };
+    s.object(|s, key| match key.as_deref() {
+        Some("kind") => match s.peek()? {
+            b'"' => once(&mut kind, s.string()?.ok_or(Invalid)?),
+            b'n' => once(&mut kind, Cow::Borrowed("ServiceAccount")).and(s.skip().map(drop)),
+            _ => Err(Invalid),
+        },
+        Some("metadata") => {
+            once(&mut metadata, ())?;
+            if s.peek()? == b'n' {
+                return s.skip().map(drop);
+            }
+            let mut seen = None;
+            s.object(|s, key| match key.as_deref() {
+                Some("annotations") => {
+                    once(&mut seen, ())?;
+                    match s.peek()? {
+                        b'n' => s.skip().map(drop),
+                        _ => read_annotations(s),
+                    }
+                }
+                _ => s.skip().map(drop),
+            })
+            .map(drop)
+        }
+        _ => s.skip().map(drop),
+    })
+    .ok()?;
+    // serde builds the annotations' values as trees, with its nesting limit.
+    if s.end().is_err() || s.deepest() > scan::MAX_DEPTH {
+        return None;
+    }
+    Some(match kind.filter(|kind| kind != "ServiceAccount") {
+        Some(kind) => Err(not_a_service_account(&kind)),
+        None => Ok(annotations),
+    })
 }
 
 fn first_line(error: &str) -> String {

@@ -3,8 +3,6 @@
 //! static mappings; then audience, regional STS, expiration (with clamping)
 //! and region, each from its source in precedence order. Pure: no host calls.
 
-use std::collections::BTreeMap;
-
 use crate::parse;
 use crate::pod::PodFacts;
 use crate::settings::{ContainerCredentials, RoleMapping, RoleSessionName, Settings};
@@ -14,10 +12,34 @@ use crate::settings::{ContainerCredentials, RoleMapping, RoleSessionName, Settin
 pub enum ServiceAccountLookup {
     /// `lookupServiceAccounts: false`: no host call was made.
     NotRead,
-    /// Its `metadata.annotations` (string values only).
-    Read(BTreeMap<String, String>),
+    /// Its `metadata.annotations` under the prefix.
+    Read(Annotations),
     /// Both reads failed; the first line of the last host error.
     Unreadable(String),
+}
+
+/// The annotations under `<prefix>/` of a Pod or a ServiceAccount, keyed by
+/// what follows the prefix (`role-arn`): the policy reads no others, so it
+/// keeps no others. A value that is not a string reads as absent; the last of
+/// duplicate keys wins.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Annotations(Vec<(String, Option<String>)>);
+
+impl Annotations {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        let (_, value) = self.0.iter().rev().find(|(key, _)| key == name)?;
+        value.as_deref()
+    }
+
+    /// Keeps the annotation `key` when it is under `prefix`.
+    pub fn keep(&mut self, prefix: &str, key: &str, value: Option<&str>) {
+        let name = key
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_prefix('/'));
+        if let Some(name) = name {
+            self.0.push((name.to_owned(), value.map(str::to_owned)));
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,18 +106,17 @@ const SPREAD_MIN: i64 = 79200;
 struct Sources<'a> {
     settings: &'a Settings,
     pod: &'a PodFacts,
-    sa: Option<&'a BTreeMap<String, String>>,
+    sa: Option<&'a Annotations>,
 }
 
 impl Sources<'_> {
+    /// The full key, for messages.
     fn key(&self, name: &str) -> String {
         format!("{}/{name}", self.settings.annotation_prefix)
     }
 
     fn sa_annotation(&self, name: &str) -> Option<&str> {
-        self.sa
-            .and_then(|a| a.get(&self.key(name)))
-            .map(String::as_str)
+        self.sa.and_then(|a| a.get(name))
     }
 
     fn regional_sts(&self, mapping: Option<bool>) -> bool {
@@ -107,9 +128,8 @@ impl Sources<'_> {
 
     /// Pod annotation, SA annotation (integers only), then `fallback`; clamped.
     fn expiration(&self, fallback: Option<i64>, warnings: &mut Vec<String>) -> i64 {
-        let key = self.key("token-expiration");
         let asked = [
-            ("Pod", self.pod.annotation(&key)),
+            ("Pod", self.pod.annotation("token-expiration")),
             ("ServiceAccount", self.sa_annotation("token-expiration")),
         ]
         .into_iter()
@@ -125,6 +145,7 @@ impl Sources<'_> {
             } else {
                 "lowered to maxTokenExpiration"
             };
+            let key = self.key("token-expiration");
             warnings.push(format!(
                 "annotation {key} on the {on} asks for {asked} seconds; {bound} ({clamped} seconds)"
             ));
@@ -142,11 +163,11 @@ impl Sources<'_> {
 
     /// The Pod's own `<prefix>/role-arn`, honoured only with `allowPodRoleArn`.
     fn pod_role(&self, warnings: &mut Vec<String>) -> Option<&str> {
-        let key = self.key("role-arn");
-        let role = self.pod.annotation(&key).filter(|r| !r.is_empty())?;
+        let role = self.pod.annotation("role-arn").filter(|r| !r.is_empty())?;
         if self.settings.allow_pod_role_arn {
             return Some(role);
         }
+        let key = self.key("role-arn");
         warnings.push(format!(
             "annotation {key} on the Pod is ignored: the policy's allowPodRoleArn setting is false"
         ));

@@ -8,7 +8,7 @@
 
 use crate::identity::{Identity, Mode};
 use crate::pod::{Container, Item, Pod, ShapeError, Slot, Spec, Volume, items_of};
-use crate::scan::{Span, quoted};
+use crate::scan::{Span, push_quoted};
 
 /// The label EKS Pod Identity sets; it does not follow `annotationPrefix`.
 pub const POD_IDENTITY_LABEL: &str = "eks.amazonaws.com/pod-identity";
@@ -153,15 +153,20 @@ impl Plan {
     }
 
     /// New keys for an object, right after its `{` (in the order given).
-    fn add_keys(&mut self, object: Span, keys: Vec<(&str, String)>) {
+    fn add_keys(&mut self, object: Span, keys: &[(&str, String)]) {
         if keys.is_empty() {
             return;
         }
-        let mut text = keys
-            .iter()
-            .map(|(key, value)| format!("{}:{value}", quoted(key)))
-            .collect::<Vec<_>>()
-            .join(",");
+        let size = keys.iter().map(|(k, v)| k.len() + v.len() + 4).sum();
+        let mut text = String::with_capacity(size);
+        for (key, value) in keys {
+            if !text.is_empty() {
+                text.push(',');
+            }
+            push_quoted(&mut text, key);
+            text.push(':');
+            text.push_str(value);
+        }
         if !object.is_empty() {
             text.push(',');
         }
@@ -175,17 +180,16 @@ impl Plan {
         &mut self,
         list: Slot<Span>,
         key: &'static str,
-        items: Vec<String>,
+        items: String,
     ) -> Option<(&'static str, String)> {
         if items.is_empty() {
             return None;
         }
-        let joined = items.join(",");
         match list {
-            Slot::Absent => return Some((key, format!("[{joined}]"))),
-            Slot::Null(end) => self.insert(end, format!(",{}:[{joined}]", quoted(key))),
-            Slot::Found(list) if list.is_empty() => self.insert(list.close, joined),
-            Slot::Found(list) => self.insert(list.close, format!(",{joined}")),
+            Slot::Absent => return Some((key, ["[", &items, "]"].concat())),
+            Slot::Null(end) => self.insert(end, [",\"", key, "\":[", &items, "]"].concat()),
+            Slot::Found(list) if list.is_empty() => self.insert(list.close, items),
+            Slot::Found(list) => self.insert(list.close, [",", &items].concat()),
             // Rejected before any plan is made.
             Slot::Wrong(_) => {}
         }
@@ -304,30 +308,28 @@ impl Processing<'_> {
         }
         let mount = existing_mount.is_none();
         let env = env_additions(identity, &defined);
-        if env.is_empty() && !mount {
+        if env.names.is_empty() && !mount {
             return Ok(());
         }
         self.report.added.push(Added::Container {
             name: name.to_owned(),
-            env: env.iter().map(|(name, _)| *name).collect(),
+            env: env.names,
             mount,
         });
         let mut keys = Vec::new();
-        let entries = env.into_iter().map(|(_, entry)| entry).collect();
-        keys.extend(
-            self.plan
-                .append(container.env.map_found(|e| e.span), "env", entries),
-        );
+        let env_list = container.env.map_found(|e| e.span);
+        keys.extend(self.plan.append(env_list, "env", env.text));
         if mount {
-            let entry = format!(
-                "{{\"name\":{},\"readOnly\":true,\"mountPath\":{}}}",
-                quoted(&identity.volume_name),
-                quoted(&identity.mount_path)
-            );
+            let mut entry = String::with_capacity(96);
+            entry.push_str("{\"name\":");
+            push_quoted(&mut entry, &identity.volume_name);
+            entry.push_str(",\"readOnly\":true,\"mountPath\":");
+            push_quoted(&mut entry, &identity.mount_path);
+            entry.push('}');
             let mounts = container.mounts.map_found(|m| m.span);
-            keys.extend(self.plan.append(mounts, "volumeMounts", vec![entry]));
+            keys.extend(self.plan.append(mounts, "volumeMounts", entry));
         }
-        self.plan.add_keys(container.span, keys);
+        self.plan.add_keys(container.span, &keys);
         Ok(())
     }
 }
@@ -380,36 +382,53 @@ fn env_facts(
 
 const SESSION_NAME: &str = "AWS_ROLE_SESSION_NAME";
 
-/// The env entries a processed container lacks, in the reference's order, with their names.
-fn env_additions(identity: &Identity, defined: &EnvFacts) -> Vec<(&'static str, String)> {
-    let mut env = Vec::new();
+/// The env entries a processed container lacks, in the reference's order:
+/// their names, and their JSON joined by commas.
+struct EnvAdditions {
+    names: Vec<&'static str>,
+    text: String,
+}
+
+impl EnvAdditions {
+    fn entry(&mut self, name: &'static str, json: &[&str]) {
+        if !self.text.is_empty() {
+            self.text.push(',');
+        }
+        json.iter().for_each(|part| self.text.push_str(part));
+        self.names.push(name);
+    }
+
+    fn var(&mut self, name: &'static str, value: &str) {
+        let mut quoted = String::with_capacity(value.len() + 2);
+        push_quoted(&mut quoted, value);
+        self.entry(name, &["{\"name\":\"", name, "\",\"value\":", &quoted, "}"]);
+    }
+}
+
+fn env_additions(identity: &Identity, defined: &EnvFacts) -> EnvAdditions {
+    let mut env = EnvAdditions {
+        names: Vec::new(),
+        text: String::with_capacity(320),
+    };
     if identity.regional_sts && !defined.sts {
-        env.push(env_var("AWS_STS_REGIONAL_ENDPOINTS", "regional"));
+        env.var("AWS_STS_REGIONAL_ENDPOINTS", "regional");
     }
     if !identity.region.is_empty() && !defined.region {
-        env.push(env_var("AWS_DEFAULT_REGION", &identity.region));
-        env.push(env_var("AWS_REGION", &identity.region));
+        env.var("AWS_DEFAULT_REGION", &identity.region);
+        env.var("AWS_REGION", &identity.region);
     }
     if !defined.pair {
         let [credential, token_file] = identity.mode.pair_names();
-        env.push(env_var(credential, &identity.credential));
-        env.push(env_var(token_file, &identity.token_file));
+        env.var(credential, &identity.credential);
+        env.var(token_file, &identity.token_file);
     }
     if identity.session_name && !defined.session_name {
-        let entry = format!(
-            "{{\"name\":\"{SESSION_NAME}\",\"valueFrom\":{{\"fieldRef\":{{\"fieldPath\":\"metadata.name\"}}}}}}"
-        );
-        env.push((SESSION_NAME, entry));
+        env.entry(SESSION_NAME, &[SESSION_NAME_ENTRY]);
     }
     env
 }
 
-fn env_var(name: &'static str, value: &str) -> (&'static str, String) {
-    (
-        name,
-        format!("{{\"name\":\"{name}\",\"value\":{}}}", quoted(value)),
-    )
-}
+const SESSION_NAME_ENTRY: &str = "{\"name\":\"AWS_ROLE_SESSION_NAME\",\"valueFrom\":{\"fieldRef\":{\"fieldPath\":\"metadata.name\"}}}";
 
 fn check_volume(
     identity: &Identity,
@@ -438,16 +457,20 @@ fn check_volume(
 
 /// The EKS webhook puts its volume first.
 fn add_volume(identity: &Identity, spec: &Spec, plan: &mut Plan) {
-    let audience = match identity.audience.is_empty() {
-        true => String::new(),
-        false => format!("\"audience\":{},", quoted(&identity.audience)),
-    };
-    let volume = format!(
-        "{{\"name\":{},\"projected\":{{\"sources\":[{{\"serviceAccountToken\":{{{audience}\"expirationSeconds\":{},\"path\":{}}}}}]}}}}",
-        quoted(&identity.volume_name),
-        identity.expiration_seconds,
-        quoted(&identity.token_path)
-    );
+    let mut volume = String::with_capacity(160);
+    volume.push_str("{\"name\":");
+    push_quoted(&mut volume, &identity.volume_name);
+    volume.push_str(",\"projected\":{\"sources\":[{\"serviceAccountToken\":{");
+    if !identity.audience.is_empty() {
+        volume.push_str("\"audience\":");
+        push_quoted(&mut volume, &identity.audience);
+        volume.push(',');
+    }
+    volume.push_str("\"expirationSeconds\":");
+    volume.push_str(&identity.expiration_seconds.to_string());
+    volume.push_str(",\"path\":");
+    push_quoted(&mut volume, &identity.token_path);
+    volume.push_str("}}]}}");
     match &spec.volumes {
         Slot::Found(list) => {
             let text = match list.span.is_empty() {
@@ -457,24 +480,27 @@ fn add_volume(identity: &Identity, spec: &Spec, plan: &mut Plan) {
             plan.insert(list.span.open + 1, text);
         }
         volumes => {
-            let key = plan.append(volumes.map_found(|l| l.span), "volumes", vec![volume]);
-            plan.add_keys(spec.span, key.into_iter().collect());
+            let key = plan.append(volumes.map_found(|l| l.span), "volumes", volume);
+            plan.add_keys(spec.span, key.as_slice());
         }
     }
 }
 
+/// The label's entry in `metadata.labels`.
+const LABEL_ENTRY: &str = "\"eks.amazonaws.com/pod-identity\":\"enabled\"";
+
 /// Sets `metadata.labels["eks.amazonaws.com/pod-identity"]` to `enabled`;
 /// an existing other value is overridden by a later duplicate key.
 fn set_pod_identity_label(pod: &Pod, plan: &mut Plan) -> Result<bool, ShapeError> {
-    let entry = format!("{}:\"enabled\"", quoted(POD_IDENTITY_LABEL));
+    let entry = LABEL_ENTRY;
     let metadata = match &pod.metadata {
         Slot::Absent => {
-            let labels = format!("{{\"labels\":{{{entry}}}}}");
-            plan.add_keys(pod.span, vec![("metadata", labels)]);
+            let labels = ["{\"labels\":{", entry, "}}"].concat();
+            plan.add_keys(pod.span, &[("metadata", labels)]);
             return Ok(true);
         }
         Slot::Null(end) => {
-            plan.insert(*end, format!(",\"metadata\":{{\"labels\":{{{entry}}}}}"));
+            plan.insert(*end, [",\"metadata\":{\"labels\":{", entry, "}}"].concat());
             return Ok(true);
         }
         Slot::Found(metadata) => metadata,
@@ -482,11 +508,11 @@ fn set_pod_identity_label(pod: &Pod, plan: &mut Plan) -> Result<bool, ShapeError
     };
     let labels = match &metadata.labels {
         Slot::Absent => {
-            plan.add_keys(metadata.span, vec![("labels", format!("{{{entry}}}"))]);
+            plan.add_keys(metadata.span, &[("labels", ["{", entry, "}"].concat())]);
             return Ok(true);
         }
         Slot::Null(end) => {
-            plan.insert(*end, format!(",\"labels\":{{{entry}}}"));
+            plan.insert(*end, [",\"labels\":{", entry, "}"].concat());
             return Ok(true);
         }
         Slot::Found(labels) => labels,
@@ -499,8 +525,8 @@ fn set_pod_identity_label(pod: &Pod, plan: &mut Plan) -> Result<bool, ShapeError
         return Ok(false);
     }
     let text = match labels.span.is_empty() {
-        true => entry,
-        false => format!(",{entry}"),
+        true => entry.to_owned(),
+        false => [",", entry].concat(),
     };
     plan.insert(labels.span.close, text);
     Ok(true)

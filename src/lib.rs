@@ -18,10 +18,8 @@ use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 use kubewarden_policy_sdk::wapc_guest as guest;
 use kubewarden_policy_sdk::{protocol_version_guest, wapc_guest};
 
-use std::collections::BTreeMap;
-
 use admission::{Decision, Outcome, RawDecision, Verdict};
-use serde::Serialize;
+use scan::push_quoted;
 use settings::Settings;
 
 /// A response carries at most this many warnings (`kubectl` prints them all).
@@ -72,21 +70,6 @@ pub fn answer(decision: Decision) -> ValidationResponse {
     answer
 }
 
-/// The SDK's `ValidationResponse` without `mutated_object`, which
-/// [`raw_answer`] writes from the mutated bytes as they are.
-#[derive(Serialize)]
-struct Answer {
-    accepted: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    code: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    audit_annotations: Option<BTreeMap<String, String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    warnings: Option<Vec<String>>,
-}
-
 /// The response's JSON, written by hand around the mutated object's bytes so
 /// that the Pod is never parsed into a tree nor serialised again.
 pub fn raw_answer(decision: RawDecision) -> Vec<u8> {
@@ -99,25 +82,46 @@ pub fn raw_answer(decision: RawDecision) -> Vec<u8> {
             warnings,
         } => (false, Some(message), Some(code), None, warnings),
     };
+    let size = object.as_ref().map_or(0, String::len) + 512;
+    let mut out = String::with_capacity(size);
+    out.push('{');
+    if let Some(object) = object {
+        out.push_str("\"mutated_object\":");
+        out.push_str(&object);
+        out.push(',');
+    }
+    out.push_str(match accepted {
+        true => "\"accepted\":true",
+        false => "\"accepted\":false",
+    });
+    if let Some(message) = message {
+        out.push_str(",\"message\":");
+        push_quoted(&mut out, &message);
+    }
+    if let Some(code) = code {
+        out.push_str(",\"code\":");
+        out.push_str(&code.to_string());
+    }
+    if let Some(trail) = decision.trail {
+        out.push_str(",\"audit_annotations\":{");
+        for (i, (key, value)) in trail.entries().enumerate() {
+            out.push_str(if i == 0 { "\"" } else { ",\"" });
+            out.push_str(key);
+            out.push_str("\":");
+            push_quoted(&mut out, &value);
+        }
+        out.push('}');
+    }
     let warnings = unique_warnings(warnings);
-    let answer = Answer {
-        accepted,
-        message,
-        code,
-        audit_annotations: decision.trail.map(|trail| trail.annotations()),
-        warnings: (!warnings.is_empty()).then_some(warnings),
-    };
-    let fields =
-        serde_json::to_string(&answer).unwrap_or_else(|_| r#"{"accepted":false}"#.to_owned());
-    let Some(object) = object else {
-        return fields.into_bytes();
-    };
-    let mut out = Vec::with_capacity(object.len() + fields.len() + 20);
-    out.extend_from_slice(br#"{"mutated_object":"#);
-    out.extend_from_slice(object.as_bytes());
-    out.push(b',');
-    out.extend_from_slice(fields.get(1..).unwrap_or("}").as_bytes());
-    out
+    for (i, warning) in warnings.iter().enumerate() {
+        out.push_str(if i == 0 { ",\"warnings\":[" } else { "," });
+        push_quoted(&mut out, warning);
+    }
+    if !warnings.is_empty() {
+        out.push(']');
+    }
+    out.push('}');
+    out.into_bytes()
 }
 
 fn unique_warnings(warnings: Vec<String>) -> Vec<String> {

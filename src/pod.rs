@@ -10,8 +10,7 @@
 
 use std::borrow::Cow;
 
-use serde_json::{Map, Value};
-
+use crate::identity::Annotations;
 use crate::inject::Selection;
 use crate::parse;
 use crate::scan::{self, Read, Scanner, Span};
@@ -461,13 +460,14 @@ pub struct PodFacts {
     pub namespace: String,
     pub service_account: String,
     /// The `<prefix>/…` entries of `metadata.annotations`.
-    pub annotations: Map<String, Value>,
+    pub annotations: Annotations,
     pub is_windows: bool,
 }
 
 impl PodFacts {
-    pub fn annotation(&self, key: &str) -> Option<&str> {
-        self.annotations.get(key).and_then(Value::as_str)
+    /// The Pod's annotation `<prefix>/<name>`.
+    pub fn annotation(&self, name: &str) -> Option<&str> {
+        self.annotations.get(name)
     }
 }
 
@@ -488,11 +488,14 @@ pub fn pod_object<'p, 'a>(object: &'p Slot<Pod<'a>>) -> Result<&'p Pod<'a>, Shap
 
 /// The label that opts a Pod out, whatever its value; checked before anything else.
 pub fn has_skip_label(pod: &Pod, prefix: &str) -> bool {
-    let key = format!("{prefix}/skip-pod-identity-webhook");
+    let is_skip = |key: &str| {
+        key.strip_prefix(prefix)
+            .is_some_and(|rest| rest == "/skip-pod-identity-webhook")
+    };
     pod.metadata
         .found()
         .and_then(|metadata| metadata.labels.found())
-        .is_some_and(|labels| labels.get(&key).is_some())
+        .is_some_and(|labels| labels.entries.iter().any(|(key, _)| is_skip(key)))
 }
 
 /// Checks the Pod-level shape and reads the facts; returns the spec too. The
@@ -557,19 +560,10 @@ pub fn read_facts<'p, 'a>(
 }
 
 /// Only the annotations under `<prefix>/`: the rest is never read, so never copied.
-fn ours(annotations: Option<&Pairs>, prefix: &str) -> Map<String, Value> {
-    let is_ours = |key: &str| {
-        key.strip_prefix(prefix)
-            .is_some_and(|rest| rest.starts_with('/'))
-    };
-    let mut found = Map::new();
+fn ours(annotations: Option<&Pairs>, prefix: &str) -> Annotations {
+    let mut found = Annotations::default();
     for (key, value) in annotations.into_iter().flat_map(|a| a.entries.iter()) {
-        if is_ours(key) {
-            let value = value
-                .as_ref()
-                .map_or(Value::Null, |t| Value::String(t.to_string()));
-            found.insert(key.to_string(), value);
-        }
+        found.keep(prefix, key, value.as_deref());
     }
     found
 }
@@ -597,16 +591,17 @@ pub fn items_of<'p, T>(
 pub fn container_selection(facts: &PodFacts, prefix: &str) -> Selection {
     let mut warnings = Vec::new();
     let mut listed = |name: &str, fallback: &str| {
+        let Some(value) = facts.annotation(name) else {
+            return (String::new(), None);
+        };
         let key = format!("{prefix}/{name}");
-        let names = facts.annotation(&key).and_then(|value| {
-            parse::csv_names(value)
-                .map_err(|problem| {
-                    warnings.push(format!(
-                        "annotation {key} is not valid CSV ({problem}); {fallback}"
-                    ))
-                })
-                .ok()
-        });
+        let names = parse::csv_names(value)
+            .map_err(|problem| {
+                warnings.push(format!(
+                    "annotation {key} is not valid CSV ({problem}); {fallback}"
+                ))
+            })
+            .ok();
         (key, names)
     };
     let (include_key, include) = listed("include-containers", "every container is processed");

@@ -373,5 +373,18 @@ impl<'a> Scanner<'a> {
 
 /// A JSON string literal.
 pub fn quoted(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned())
+    let mut out = String::with_capacity(s.len() + 2);
+    push_quoted(&mut out, s);
+    out
+}
+
+/// Appends `s` as a JSON string literal (escaped as serde_json escapes).
+pub fn push_quoted(out: &mut String, s: &str) {
+    if s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        out.push_str(&serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned()));
+        return;
+    }
+    out.push('"');
+    out.push_str(s);
+    out.push('"');
 }
