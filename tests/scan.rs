@@ -124,3 +124,22 @@ fn escaped_keys_are_decoded_and_undecodable_ones_read_as_none() {
         [Some("name".to_owned()), None, Some("plain".to_owned())]
     );
 }
+
+#[test]
+fn strings_end_where_serde_json_ends_them_at_every_position() {
+    for len in 0..20 {
+        for at in 0..len {
+            for special in [
+                "\"", "\\\\", "\\n", "\\u0041", "\n", "\u{1}", "é", "\\q", "\\",
+            ] {
+                let mut content: Vec<String> = (0..len)
+                    .map(|i| ((b'a' + i as u8) as char).to_string())
+                    .collect();
+                content[at] = special.to_owned();
+                let text = format!("[\"{}\", 1]", content.concat());
+                let serde = serde_json::from_str::<IgnoredAny>(&text).is_ok();
+                assert_eq!(scans(&text), serde, "{text:?}");
+            }
+        }
+    }
+}
