@@ -399,9 +399,9 @@ impl EnvAdditions {
     }
 
     fn var(&mut self, name: &'static str, value: &str) {
-        let mut quoted = String::with_capacity(value.len() + 2);
-        push_quoted(&mut quoted, value);
-        self.entry(name, &["{\"name\":\"", name, "\",\"value\":", &quoted, "}"]);
+        self.entry(name, &["{\"name\":\"", name, "\",\"value\":"]);
+        push_quoted(&mut self.text, value);
+        self.text.push('}');
     }
 }
 

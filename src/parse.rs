@@ -142,6 +142,17 @@ pub fn looks_like_role_arn(arn: &str) -> bool {
 /// Go's `filepath.Join(dir, file)` on a Unix path: joined, then cleaned
 /// (no `//`, no `.` or `..` segments, no trailing `/`).
 pub fn join_path(dir: &str, file: &str) -> String {
+    // The usual case, a clean absolute directory and a plain file name, is
+    // already its own cleaned form.
+    let plain = |segment: &str| !matches!(segment, "" | "." | "..");
+    if dir.len() > 1
+        && dir.starts_with('/')
+        && dir.split('/').skip(1).all(plain)
+        && plain(file)
+        && !file.contains('/')
+    {
+        return [dir, "/", file].concat();
+    }
     let rooted = dir.starts_with('/') || (dir.is_empty() && file.starts_with('/'));
     let mut parts: Vec<&str> = Vec::new();
     for segment in dir.split('/').chain(file.split('/')) {

@@ -405,7 +405,10 @@ pub fn quoted(s: &str) -> String {
 
 /// Appends `s` as a JSON string literal (escaped as serde_json escapes).
 pub fn push_quoted(out: &mut String, s: &str) {
-    if s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+    let bytes = s.as_bytes();
+    let plain = plain_run(bytes, 0);
+    let tail = bytes.get(plain..).unwrap_or_default();
+    if tail.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20) {
         out.push_str(&serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned()));
         return;
     }

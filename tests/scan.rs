@@ -143,3 +143,64 @@ fn strings_end_where_serde_json_ends_them_at_every_position() {
         }
     }
 }
+
+/// Payloads the one-pass reader must give up on, or read exactly as serde
+/// does: each is decided by both readings, and the decisions must agree.
+#[test]
+fn the_one_pass_reader_and_serde_agree_on_odd_envelopes() {
+    use aws_pod_identity_policy::admission::{decide_raw, decide_serde};
+    let pod = r#"{"metadata":{"name":"p"},"spec":{"serviceAccountName":"app","containers":[{"name":"c"}]}}"#;
+    let kind = r#"{"group":"","version":"v1","kind":"Pod"}"#;
+    let request = |extra: &str| {
+        format!(
+            r#"{{"uid":"u","kind":{kind},"operation":"CREATE","namespace":"ns"{extra},"object":{pod}}}"#
+        )
+    };
+    let sa = br#"{"kind":"ServiceAccount","metadata":{"annotations":{"eks.amazonaws.com/role-arn":"arn:aws:iam::111122223333:role/r"}}}"#;
+    let mut cases: Vec<Vec<u8>> = [
+        format!(r#"{{"settings":{{}},"request":{}}}"#, request("")),
+        format!(r#"{{"request":{}}}"#, request("")),
+        format!(r#"{{"settings":null,"request":{}}}"#, request("")),
+        format!(r#"{{"settings":{{}},"settings":{{}},"request":{}}}"#, request("")),
+        format!(r#"{{"settings":{{"mode":"nope"}},"request":{}}}"#, request("")),
+        format!(r#"{{"settings":[],"request":{}}}"#, request("")),
+        format!(r#"{{"settings":{{}}}}"#),
+        format!(r#"{{"settings":{{}},"request":[]}}"#),
+        format!(r#"{{"settings":{{}},"request":{}}} x"#, request("")),
+        format!(r#"[{{}},{}]"#, request("")),
+        format!(r#"{{"request":{}}}"#, request(r#","uid":"again""#)),
+        format!(r#"{{"request":{}}}"#, request(r#","subResource":"","sub_resource":"""#)),
+        format!(r#"{{"request":{}}}"#, request(r#","sub_resource":"status""#)),
+        format!(r#"{{"request":{}}}"#, request(r#","dryRun":false,"oldObject":null"#)),
+        format!(r#"{{"request":{}}}"#, request(r#","\u0075id2":1"#)),
+        format!(r#"{{"request":{}}}"#, request(r#","operation":null"#)),
+        format!(r#"{{"request":{}}}"#, request(r#","name":"\ud800""#)),
+        r#"{"request":{"uid":"\ud800","kind":{"kind":"Pod","version":"v1"},"operation":"CREATE","object":{}}}"#.to_owned(),
+        r#"{"request":{"uid":"x","kind":["","v1","Pod"],"operation":"CREATE","object":{}}}"#.to_owned(),
+        r#"{"request":{"uid":"x","kind":{"kind":"Pod","version":"v1","kind":"Pod"},"operation":"CREATE","object":{}}}"#.to_owned(),
+        r#"{"request":{"uid":"x","kind":{"kind":"Pod","version":"v1"},"operation":"CREATE"}}"#.to_owned(),
+        r#"{"request":{"uid":"x","kind":{"kind":"Pod","version":"v1"},"operation":"CREATE","object":null}}"#.to_owned(),
+        r#"{"request":{"uid":"x","kind":{"kind":"Pod","version":"v1"},"operation":"CREATE","object":"pod"}}"#.to_owned(),
+        r#"{"request":{"uid":"x","kind":{"kind":"Pod","version":"v1"},"operation":"CREATE","object":{},"object":{}}}"#.to_owned(),
+        r#"{"request":{"u\u0069d":"x","kind":{"kind":"Pod","version":"v1"},"operation":"CREATE","object":{"spec":{}}}}"#.to_owned(),
+        String::new(),
+        "null".to_owned(),
+    ]
+    .into_iter()
+    .map(String::into_bytes)
+    .collect();
+    let mut not_utf8 = format!(r#"{{"request":{}}}"#, request(r#","oldObject":"XX""#)).into_bytes();
+    if let Some(at) = not_utf8.windows(2).position(|w| w == b"XX") {
+        not_utf8[at] = 0xff;
+    }
+    cases.push(not_utf8);
+    for payload in cases {
+        let run =
+            |decide: fn(&[u8], &mut aws_pod_identity_policy::admission::ReadResource) -> _| {
+                let mut read = |_: &_| Ok(sa.to_vec());
+                decide(&payload, &mut read)
+            };
+        let (one_pass, serde) = (run(decide_raw), run(decide_serde));
+        assert_eq!(one_pass, serde, "{}", String::from_utf8_lossy(&payload));
+    }
+}

@@ -69,6 +69,9 @@ struct BenchArgs {
     /// Untimed evaluations before timing.
     #[arg(long, default_value_t = 100)]
     warmup: usize,
+    /// Host modes to run: `warm`, `fresh` or both (repeatable; default both).
+    #[arg(long = "mode", value_parser = ["warm", "fresh"])]
+    modes: Vec<String>,
     /// Modules to run side by side on the same inputs, as LABEL=PATH (or
     /// PATH, labelled by its file name); repeatable.
     #[arg(long)]
@@ -257,7 +260,10 @@ fn bench_command(args: BenchArgs) -> Result<String, String> {
                     .map_or("-".to_owned(), bench::pages)
             })
             .collect();
-        for mode in [HostMode::Warm, HostMode::Fresh] {
+        let modes = [HostMode::Warm, HostMode::Fresh]
+            .into_iter()
+            .filter(|mode| args.modes.is_empty() || args.modes.iter().any(|m| m == mode.name()));
+        for mode in modes {
             eprintln!("bench: {} {} ...", input.name, mode.name());
             let samples = bench::measure(&subjects, input, mode, args.warmup, args.iterations)?;
             let stats: Vec<Stats> = samples.iter().map(|s| Stats::of(s)).collect();
