@@ -144,13 +144,12 @@ pub fn looks_like_role_arn(arn: &str) -> bool {
 pub fn join_path(dir: &str, file: &str) -> String {
     // The usual case, a clean absolute directory and a plain file name, is
     // already its own cleaned form.
-    let plain = |segment: &str| !matches!(segment, "" | "." | "..");
-    if dir.len() > 1
-        && dir.starts_with('/')
-        && dir.split('/').skip(1).all(plain)
-        && plain(file)
-        && !file.contains('/')
-    {
+    let plain = |segment: &[u8]| !matches!(segment, b"" | b"." | b"..");
+    let clean_dir = match dir.as_bytes() {
+        [b'/', rest @ ..] if !rest.is_empty() => rest.split(|&b| b == b'/').all(plain),
+        _ => false,
+    };
+    if clean_dir && plain(file.as_bytes()) && !file.as_bytes().contains(&b'/') {
         return [dir, "/", file].concat();
     }
     let rooted = dir.starts_with('/') || (dir.is_empty() && file.starts_with('/'));
