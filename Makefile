@@ -2,7 +2,7 @@
 #   make run          build and evaluate the example Pod (examples/), readable output
 #   make test         fmt, lint, unit + golden tests, e2e suite (what CI runs)
 #   make e2e-tests    the bats suite; KWCTL=kwctl make e2e-tests runs it with the real kwctl
-#   make bench        our policy vs the floor module, warm and fresh, three Pods
+#   make bench        our policy vs the floor and typed modules, warm and fresh, three Pods
 #   make fuzz         both fuzz targets for FUZZ_SECONDS each (default 300)
 #   make irsa-oidc    the self-hosted issuer tool (README: Self-hosted clusters)
 CARGO ?= cargo

@@ -320,7 +320,8 @@ impl Processing<'_> {
         let env_list = container.env.map_found(|e| e.span);
         keys.extend(self.plan.append(env_list, "env", env.text));
         if mount {
-            let mut entry = String::with_capacity(96);
+            let size = 48 + identity.volume_name.len() + identity.mount_path.len();
+            let mut entry = String::with_capacity(size);
             entry.push_str("{\"name\":");
             push_quoted(&mut entry, &identity.volume_name);
             entry.push_str(",\"readOnly\":true,\"mountPath\":");
@@ -457,7 +458,8 @@ fn check_volume(
 
 /// The EKS webhook puts its volume first.
 fn add_volume(identity: &Identity, spec: &Spec, plan: &mut Plan) {
-    let mut volume = String::with_capacity(160);
+    let size = 128 + identity.volume_name.len() + identity.audience.len();
+    let mut volume = String::with_capacity(size + identity.token_path.len());
     volume.push_str("{\"name\":");
     push_quoted(&mut volume, &identity.volume_name);
     volume.push_str(",\"projected\":{\"sources\":[{\"serviceAccountToken\":{");

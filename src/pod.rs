@@ -576,10 +576,10 @@ fn is_windows(node_selector: Option<&NodeSelector>, spec: &Spec) -> bool {
 
 /// The items of a list: none when absent or `null`; any other value is a shape
 /// error naming the field (its path is only built for the error).
-pub fn items_of<'p, T>(
-    list: &'p Slot<List<T>>,
+pub fn items_of<T>(
+    list: &Slot<List<T>>,
     field: impl FnOnce() -> String,
-) -> Result<&'p [T], ShapeError> {
+) -> Result<&[T], ShapeError> {
     Ok(list
         .optional(field, "a list")?
         .map_or(&[], |list| list.items.as_slice()))
