@@ -3,6 +3,8 @@
 //! static mappings; then audience, regional STS, expiration (with clamping)
 //! and region, each from its source in precedence order. Pure: no host calls.
 
+use std::borrow::Cow;
+
 use crate::parse;
 use crate::pod::PodFacts;
 use crate::settings::{ContainerCredentials, RoleMapping, RoleSessionName, Settings};
@@ -63,34 +65,35 @@ impl Mode {
     }
 }
 
-/// Everything the mutation needs, fully resolved.
+/// Everything the mutation needs, fully resolved; borrowed from the settings
+/// and the annotations where it can be.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Identity {
+pub struct Identity<'a> {
     pub mode: Mode,
     /// The role ARN (web identity) or the credentials URI (container credentials).
-    pub credential: String,
+    pub credential: Cow<'a, str>,
     /// The env value of the token file: mount path joined with the token path,
     /// in Windows form on Windows Pods.
     pub token_file: String,
-    pub volume_name: String,
-    pub mount_path: String,
-    pub token_path: String,
+    pub volume_name: Cow<'a, str>,
+    pub mount_path: Cow<'a, str>,
+    pub token_path: Cow<'a, str>,
     /// Empty: the volume carries no audience.
-    pub audience: String,
+    pub audience: Cow<'a, str>,
     pub expiration_seconds: i64,
     pub regional_sts: bool,
     /// Empty: no region variables.
-    pub region: String,
+    pub region: Cow<'a, str>,
     /// Add `AWS_ROLE_SESSION_NAME` from the Pod's name (web identity, `roleSessionName: podName`).
     pub session_name: bool,
     /// Where the role came from (web identity): `serviceaccount`,
     /// `mapping:<key>` or `pod`; for the audit trail.
-    pub role_source: Option<String>,
+    pub role_source: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Resolution {
-    pub identity: Option<Identity>,
+pub struct Resolution<'a> {
+    pub identity: Option<Identity<'a>>,
     pub warnings: Vec<String>,
     /// Why the Pod must be rejected with 403 (a role outside `allowedRoleArns`).
     pub denied: Option<String>,
@@ -109,13 +112,13 @@ struct Sources<'a> {
     sa: Option<&'a Annotations>,
 }
 
-impl Sources<'_> {
+impl<'a> Sources<'a> {
     /// The full key, for messages.
     fn key(&self, name: &str) -> String {
         format!("{}/{name}", self.settings.annotation_prefix)
     }
 
-    fn sa_annotation(&self, name: &str) -> Option<&str> {
+    fn sa_annotation(&self, name: &str) -> Option<&'a str> {
         self.sa.and_then(|a| a.get(name))
     }
 
@@ -154,15 +157,13 @@ impl Sources<'_> {
     }
 
     /// A non-empty SA `<prefix>/region` replaces `awsDefaultRegion`.
-    fn region(&self) -> String {
-        self.sa_annotation("region")
-            .filter(|r| !r.is_empty())
-            .unwrap_or(&self.settings.aws_default_region)
-            .to_owned()
+    fn region(&self) -> Cow<'a, str> {
+        let region = self.sa_annotation("region").filter(|r| !r.is_empty());
+        Cow::Borrowed(region.unwrap_or(&self.settings.aws_default_region))
     }
 
     /// The Pod's own `<prefix>/role-arn`, honoured only with `allowPodRoleArn`.
-    fn pod_role(&self, warnings: &mut Vec<String>) -> Option<&str> {
+    fn pod_role(&self, warnings: &mut Vec<String>) -> Option<&'a str> {
         let role = self.pod.annotation("role-arn").filter(|r| !r.is_empty())?;
         if self.settings.allow_pod_role_arn {
             return Some(role);
@@ -186,12 +187,12 @@ impl Sources<'_> {
 
 /// Decides the identity of one Pod. `uid` is the admission request's uid (it
 /// seeds the container-credentials expiration spread).
-pub fn resolve(
-    settings: &Settings,
-    pod: &PodFacts,
-    sa: &ServiceAccountLookup,
+pub fn resolve<'a>(
+    settings: &'a Settings,
+    pod: &'a PodFacts,
+    sa: &'a ServiceAccountLookup,
     uid: &str,
-) -> Resolution {
+) -> Resolution<'a> {
     let mut warnings = Vec::new();
     let annotations = match sa {
         ServiceAccountLookup::Read(annotations) => Some(annotations),
@@ -241,11 +242,11 @@ fn listed_container_credentials<'a>(
     })
 }
 
-fn web_identity(
-    sources: &Sources,
-    pod_role: Option<&str>,
+fn web_identity<'a>(
+    sources: &Sources<'a>,
+    pod_role: Option<&'a str>,
     warnings: &mut Vec<String>,
-) -> Option<Identity> {
+) -> Option<Identity<'a>> {
     let (settings, pod) = (sources.settings, sources.pod);
     let annotated = pod_role.map(|role| (role, "pod")).or_else(|| {
         let role = sources
@@ -254,14 +255,14 @@ fn web_identity(
         Some((role, "serviceaccount"))
     });
     let (role_arn, mapping, source) = match annotated {
-        Some((role, source)) => (role.to_owned(), None, source.to_owned()),
+        Some((role, source)) => (Cow::Borrowed(role), None, Cow::Borrowed(source)),
         None => {
             let (key, mapping): (&str, &RoleMapping) =
                 settings.mapping_for(&pod.namespace, &pod.service_account)?;
             (
-                mapping.role_arn.clone(),
+                Cow::Borrowed(mapping.role_arn.as_str()),
                 Some(mapping),
-                format!("mapping:{key}"),
+                Cow::Owned(format!("mapping:{key}")),
             )
         }
     };
@@ -273,17 +274,16 @@ fn web_identity(
     }
     let audience = sources
         .sa_annotation("audience")
-        .map(str::to_owned)
-        .or_else(|| mapping.and_then(|m| m.audience.clone()))
-        .unwrap_or_else(|| settings.token_audience.clone());
+        .or_else(|| mapping.and_then(|m| m.audience.as_deref()))
+        .unwrap_or(&settings.token_audience);
     Some(Identity {
         mode: Mode::WebIdentity,
         token_file: sources.token_file(&settings.token_mount_path, WEB_IDENTITY_TOKEN_PATH),
         credential: role_arn,
-        volume_name: WEB_IDENTITY_VOLUME.to_owned(),
-        mount_path: settings.token_mount_path.clone(),
-        token_path: WEB_IDENTITY_TOKEN_PATH.to_owned(),
-        audience,
+        volume_name: Cow::Borrowed(WEB_IDENTITY_VOLUME),
+        mount_path: Cow::Borrowed(&settings.token_mount_path),
+        token_path: Cow::Borrowed(WEB_IDENTITY_TOKEN_PATH),
+        audience: Cow::Borrowed(audience),
         expiration_seconds: sources.expiration(mapping.and_then(|m| m.token_expiration), warnings),
         regional_sts: sources.regional_sts(mapping.and_then(|m| m.sts_regional_endpoints)),
         region: sources.region(),
@@ -292,12 +292,12 @@ fn web_identity(
     })
 }
 
-fn container_credentials(
-    sources: &Sources,
-    cc: &ContainerCredentials,
+fn container_credentials<'a>(
+    sources: &Sources<'a>,
+    cc: &'a ContainerCredentials,
     uid: &str,
     warnings: &mut Vec<String>,
-) -> Identity {
+) -> Identity<'a> {
     let pod = sources.pod;
     // Without the SA, the exact mapping stands in for its annotations (never `*/sa`).
     let mapping = match sources.sa {
@@ -309,12 +309,12 @@ fn container_credentials(
     let expiration = sources.expiration(mapping.and_then(|m| m.token_expiration), warnings);
     Identity {
         mode: Mode::ContainerCredentials,
-        credential: cc.full_uri.clone(),
+        credential: Cow::Borrowed(&cc.full_uri),
         token_file: sources.token_file(&cc.mount_path, &cc.token_path),
-        volume_name: cc.volume_name.clone(),
-        mount_path: cc.mount_path.clone(),
-        token_path: cc.token_path.clone(),
-        audience: cc.audience.clone(),
+        volume_name: Cow::Borrowed(&cc.volume_name),
+        mount_path: Cow::Borrowed(&cc.mount_path),
+        token_path: Cow::Borrowed(&cc.token_path),
+        audience: Cow::Borrowed(&cc.audience),
         expiration_seconds: spread_expiration(expiration, uid),
         regional_sts: sources.regional_sts(mapping.and_then(|m| m.sts_regional_endpoints)),
         region: sources.region(),

@@ -218,6 +218,7 @@ pub fn apply(
         ("initContainers", &spec.init_containers),
         ("containers", &spec.containers),
     ];
+    let mut texts = Texts::default();
     for (key, containers) in lists {
         let containers = items_of(containers, || format!("spec.{key}"))?;
         let mut processing = Processing {
@@ -225,6 +226,7 @@ pub fn apply(
             selection,
             report: &mut report,
             plan: &mut plan,
+            texts: &mut texts,
         };
         processing.containers(key, containers, &mut names)?;
     }
@@ -235,10 +237,53 @@ pub fn apply(
 
 /// One request's containers being processed.
 struct Processing<'r> {
-    identity: &'r Identity,
+    identity: &'r Identity<'r>,
     selection: &'r Selection,
     report: &'r mut Report,
     plan: &'r mut Plan,
+    texts: &'r mut Texts,
+}
+
+/// The JSON that containers with the same needs get alike, written once per
+/// request: most Pods' containers all lack the same variables.
+#[derive(Default)]
+struct Texts {
+    mount: Option<String>,
+    env: Option<([bool; 4], EnvAdditions)>,
+}
+
+impl Texts {
+    fn env(&mut self, identity: &Identity, defined: &EnvFacts) -> EnvAdditions {
+        let key = [
+            defined.pair,
+            defined.region,
+            defined.sts,
+            defined.session_name,
+        ];
+        match &self.env {
+            Some((known, env)) if *known == key => env.clone(),
+            _ => {
+                let env = env_additions(identity, defined);
+                self.env = Some((key, env.clone()));
+                env
+            }
+        }
+    }
+
+    fn mount(&mut self, identity: &Identity) -> String {
+        self.mount
+            .get_or_insert_with(|| {
+                let size = 48 + identity.volume_name.len() + identity.mount_path.len();
+                let mut entry = String::with_capacity(size);
+                entry.push_str("{\"name\":");
+                push_quoted(&mut entry, &identity.volume_name);
+                entry.push_str(",\"readOnly\":true,\"mountPath\":");
+                push_quoted(&mut entry, &identity.mount_path);
+                entry.push('}');
+                entry
+            })
+            .clone()
+    }
 }
 
 impl Processing<'_> {
@@ -295,19 +340,19 @@ impl Processing<'_> {
         }
         self.report.conflicts.extend(drift);
         let mounts = items_of(&container.mounts, || format!("{field}.volumeMounts"))?;
-        let volume_name = identity.volume_name.as_str();
+        let volume_name = identity.volume_name.as_ref();
         let existing_mount = mounts
             .iter()
             .find(|m| m.name.as_deref() == Some(volume_name));
         let mount_path = existing_mount.map(|m| m.mount_path.as_deref().unwrap_or_default());
-        if let Some(path) = mount_path.filter(|p| *p != identity.mount_path.as_str()) {
+        if let Some(path) = mount_path.filter(|p| *p != identity.mount_path.as_ref()) {
             self.report.conflicts.push(format!(
                 "container {name} mounts volume {} at {path:?}, not {:?}",
                 identity.volume_name, identity.mount_path
             ));
         }
         let mount = existing_mount.is_none();
-        let env = env_additions(identity, &defined);
+        let env = self.texts.env(identity, &defined);
         if env.names.is_empty() && !mount {
             return Ok(());
         }
@@ -320,13 +365,7 @@ impl Processing<'_> {
         let env_list = container.env.map_found(|e| e.span);
         keys.extend(self.plan.append(env_list, "env", env.text));
         if mount {
-            let size = 48 + identity.volume_name.len() + identity.mount_path.len();
-            let mut entry = String::with_capacity(size);
-            entry.push_str("{\"name\":");
-            push_quoted(&mut entry, &identity.volume_name);
-            entry.push_str(",\"readOnly\":true,\"mountPath\":");
-            push_quoted(&mut entry, &identity.mount_path);
-            entry.push('}');
+            let entry = self.texts.mount(identity);
             let mounts = container.mounts.map_found(|m| m.span);
             keys.extend(self.plan.append(mounts, "volumeMounts", entry));
         }
@@ -385,6 +424,7 @@ const SESSION_NAME: &str = "AWS_ROLE_SESSION_NAME";
 
 /// The env entries a processed container lacks, in the reference's order:
 /// their names, and their JSON joined by commas.
+#[derive(Clone)]
 struct EnvAdditions {
     names: Vec<&'static str>,
     text: String,
