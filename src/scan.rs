@@ -112,7 +112,7 @@ impl<'a> Scanner<'a> {
         self.bytes.get(self.at).copied().ok_or(Invalid)
     }
 
-    fn expect(&mut self, byte: u8) -> Read<()> {
+    fn consume(&mut self, byte: u8) -> Read<()> {
         match self.peek()? == byte {
             true => {
                 self.at += 1;
@@ -143,13 +143,13 @@ impl<'a> Scanner<'a> {
         mut entry: impl FnMut(&mut Self, Option<Cow<'a, str>>) -> Read<()>,
     ) -> Read<Span> {
         let open = self.position();
-        self.expect(b'{')?;
+        self.consume(b'{')?;
         self.enter();
         let mut count = 0;
         if self.peek()? != b'}' {
             loop {
                 let key = self.key()?;
-                self.expect(b':')?;
+                self.consume(b':')?;
                 entry(self, key)?;
                 count += 1;
                 match self.peek()? {
@@ -168,7 +168,7 @@ impl<'a> Scanner<'a> {
     /// The items of the list that comes next: `item` must read each one.
     pub fn list(&mut self, mut item: impl FnMut(&mut Self) -> Read<()>) -> Read<Span> {
         let open = self.position();
-        self.expect(b'[')?;
+        self.consume(b'[')?;
         self.enter();
         let mut count = 0;
         if self.peek()? != b']' {
@@ -219,7 +219,7 @@ impl<'a> Scanner<'a> {
 
     /// Skips the string at the cursor; whether it had escapes.
     fn skip_string(&mut self) -> Read<bool> {
-        self.expect(b'"')?;
+        self.consume(b'"')?;
         let mut escaped = false;
         loop {
             self.at = plain_run(self.bytes, self.at);
@@ -326,7 +326,7 @@ impl<'a> Scanner<'a> {
                     if self.peek()? != close {
                         if object {
                             self.skip_string()?;
-                            self.expect(b':')?;
+                            self.consume(b':')?;
                         }
                         byte = self.peek()?;
                         continue;
@@ -345,7 +345,7 @@ impl<'a> Scanner<'a> {
                         self.at += 1;
                         self.ws();
                         self.skip_string()?;
-                        self.expect(b':')?;
+                        self.consume(b':')?;
                         break;
                     }
                     (b',', false) => {
