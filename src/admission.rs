@@ -301,64 +301,62 @@ fn once<T>(slot: &mut Option<T>, value: T) -> scan::Read<()> {
     }
 }
 
-fn string_field<'a>(s: &mut Scanner<'a>, slot: &mut Option<Cow<'a, str>>) -> scan::Read<()> {
-    match s.peek()? {
-        b'"' => once(slot, s.string()?.ok_or(Invalid)?),
-        _ => Err(Invalid),
+/// Marks `field` as read: a second one is serde's "duplicate field" error.
+fn first_time(seen: &mut u16, field: u16) -> scan::Read<()> {
+    if *seen & field != 0 {
+        return Err(Invalid);
     }
+    *seen |= field;
+    Ok(())
+}
+
+/// A string field of the request: serde accepts nothing else for it.
+fn string_field<'a>(
+    s: &mut Scanner<'a>,
+    seen: &mut u16,
+    field: u16,
+    slot: &mut Cow<'a, str>,
+) -> scan::Read<()> {
+    first_time(seen, field)?;
+    match s.peek()? {
+        b'"' => *slot = s.string()?.ok_or(Invalid)?,
+        _ => return Err(Invalid),
+    }
+    Ok(())
 }
 
 fn read_request<'a>(s: &mut Scanner<'a>) -> scan::Read<Request<'a>> {
-    let mut fields: [Option<Cow<'a, str>>; 7] = Default::default();
-    let [
-        uid,
-        group,
-        version,
-        kind,
-        operation,
-        namespace,
-        sub_resource,
-    ] = &mut fields;
-    let mut object = None;
-    let mut kind_seen = None;
+    // serde reads an absent object as `None`, as it reads `null`.
+    let mut request = Request {
+        object: Slot::Null(0),
+        ..Request::default()
+    };
+    let mut seen = 0;
     s.object(|s, key| match key.as_deref() {
-        Some("uid") => string_field(s, uid),
-        Some("operation") => string_field(s, operation),
-        Some("namespace") => string_field(s, namespace),
-        Some("subResource" | "sub_resource") => string_field(s, sub_resource),
-        Some("object") => once(&mut object, pod::read_pod(s)?),
+        Some("uid") => string_field(s, &mut seen, 1, &mut request.uid),
+        Some("operation") => string_field(s, &mut seen, 2, &mut request.operation),
+        Some("namespace") => string_field(s, &mut seen, 4, &mut request.namespace),
+        Some("subResource" | "sub_resource") => {
+            string_field(s, &mut seen, 8, &mut request.sub_resource)
+        }
+        Some("object") => {
+            first_time(&mut seen, 16)?;
+            request.object = pod::read_pod(s)?;
+            Ok(())
+        }
         Some("kind") => {
-            once(&mut kind_seen, ())?;
+            first_time(&mut seen, 32)?;
             s.object(|s, key| match key.as_deref() {
-                Some("group") => string_field(s, group),
-                Some("version") => string_field(s, version),
-                Some("kind") => string_field(s, kind),
+                Some("group") => string_field(s, &mut seen, 64, &mut request.group),
+                Some("version") => string_field(s, &mut seen, 128, &mut request.version),
+                Some("kind") => string_field(s, &mut seen, 256, &mut request.kind),
                 _ => s.skip().map(drop),
             })
             .map(drop)
         }
         _ => s.skip().map(drop),
     })?;
-    let [
-        uid,
-        group,
-        version,
-        kind,
-        operation,
-        namespace,
-        sub_resource,
-    ] = fields.map(Option::unwrap_or_default);
-    Ok(Request {
-        uid,
-        group,
-        version,
-        kind,
-        operation,
-        namespace,
-        sub_resource,
-        // serde reads an absent object as `None`, as it reads `null`.
-        object: object.unwrap_or(Slot::Null(0)),
-    })
+    Ok(request)
 }
 
 /// The settings of the request, read as serde reads them. Every request
