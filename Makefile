@@ -1,7 +1,8 @@
 # aws-pod-identity-policy — the targets Kubewarden policy users expect.
 #   make run          build and evaluate the example Pod (examples/), readable output
-#   make test         fmt, lint, unit + golden tests, e2e suite (what CI runs)
-#   make e2e-tests    the bats suite; KWCTL=kwctl make e2e-tests runs it with the real kwctl
+#   make test         fmt, lint, unit + golden tests, e2e suite, cluster suite (what CI runs)
+#   make e2e-tests    the bats suite, with the real kwctl when it is on PATH, else policy-host
+#   make cluster-test the real-cluster suite: etcd + kube-apiserver + policy-server, faults included
 #   make bench        our policy vs the floor and typed modules, warm and fresh, three Pods
 #   make fuzz         both fuzz targets for FUZZ_SECONDS each (default 300)
 #   make irsa-oidc    the self-hosted issuer tool (README: Self-hosted clusters)
@@ -11,26 +12,44 @@ TARGET_DIR := $(abspath $(or $(CARGO_TARGET_DIR),target))
 HOST := $(TARGET_DIR)/debug/policy-host
 POLICY_SOURCES := Cargo.toml Cargo.lock $(shell find src -name '*.rs')
 
-# With the real kwctl, only an annotated module may read ServiceAccounts.
-ifdef KWCTL
-E2E_POLICY ?= annotated-policy.wasm
-else
+# The real kwctl when it is on PATH (`KWCTL=` forces policy-host). With the
+# real kwctl, only an annotated module may read ServiceAccounts.
+KWCTL ?= $(shell command -v kwctl 2>/dev/null)
+ifeq ($(KWCTL),)
+ENGINE := policy-host
 E2E_POLICY ?= policy.wasm
-KWCTL := $(HOST)
+override KWCTL := $(HOST)
+else
+ENGINE := kwctl
+E2E_POLICY ?= annotated-policy.wasm
 endif
 
-.PHONY: all host bench-host fmt lint unit-tests test test-tools e2e-tests run bench fuzz irsa-oidc clean
+# The cluster suite runs when all of these are on PATH (../shared/tools/install.sh has them).
+CLUSTER_TOOLS := etcd kube-apiserver kubectl policy-server openssl curl python3
+MISSING_CLUSTER_TOOLS := $(strip $(foreach tool,$(CLUSTER_TOOLS),$(if $(shell command -v $(tool) 2>/dev/null),,$(tool))))
+
+# A toolchain installed before rust-toolchain.toml named the target lacks it
+# ("can't find crate for `core`"): add it once, with rustup.
+WASM_TARGET = @if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx wasm32-wasip1; then \
+	  echo "adding the wasm32-wasip1 target with rustup..."; rustup target add wasm32-wasip1 || exit 1; fi
+
+.PHONY: all host bench-host fmt lint unit-tests test test-tools e2e-tests cluster-test cluster-test-if-tools run bench fuzz irsa-oidc artifacthub clean
 
 all: policy.wasm
 
 policy.wasm: $(POLICY_SOURCES)
+	$(WASM_TARGET)
 	$(CARGO) build --locked --release --target wasm32-wasip1 -p aws-pod-identity-policy
 	cp $(TARGET_DIR)/wasm32-wasip1/release/aws_pod_identity_policy.wasm policy.wasm
 	@echo "policy.wasm: $$(wc -c < policy.wasm) bytes"
 
 annotated-policy.wasm: policy.wasm metadata.yml README.md
-	@command -v kwctl >/dev/null || { echo "kwctl is not installed: see https://github.com/kubewarden/kwctl"; exit 1; }
+	@command -v kwctl >/dev/null || { echo "kwctl is not installed: see https://docs.kubewarden.io/howtos/install-kwctl"; exit 1; }
 	kwctl annotate -m metadata.yml -u README.md -o annotated-policy.wasm policy.wasm
+
+# What ArtifactHub reads, exactly as kwctl writes it (tests/consistency.rs compares).
+artifacthub:
+	kwctl scaffold artifacthub -m metadata.yml -q questions-ui.yml -o artifacthub-pkg.yml
 
 # The first build compiles wasmtime: about 10 minutes on 2 cores.
 host:
@@ -62,22 +81,48 @@ test-tools:
 	fi
 
 e2e-tests: test-tools $(E2E_POLICY) $(if $(findstring $(HOST),$(KWCTL)),host)
+	@echo "e2e suite with $(ENGINE): $(KWCTL) on $(E2E_POLICY)"
 	KWCTL=$(KWCTL) POLICY=$(CURDIR)/$(E2E_POLICY) bats e2e-tests/e2e.bats
 
-test: test-tools fmt lint unit-tests e2e-tests
+IRSA_OIDC := $(TARGET_DIR)/debug/irsa-oidc
+cluster-test: test-tools annotated-policy.wasm
+	@if [ -n "$(MISSING_CLUSTER_TOOLS)" ]; then echo "the cluster suite needs $(MISSING_CLUSTER_TOOLS) on PATH (../shared/tools/install.sh)"; exit 1; fi
+	$(CARGO) build --locked -p irsa-oidc
+	POLICY=$(CURDIR)/annotated-policy.wasm IRSA_OIDC=$(IRSA_OIDC) bats --timing e2e-tests/cluster.bats
 
-run: policy.wasm host
+# make test runs the cluster suite when it can, and says so when it cannot.
+cluster-test-if-tools:
+ifeq ($(MISSING_CLUSTER_TOOLS),)
+	$(MAKE) cluster-test
+else
+	@echo "cluster suite skipped: $(MISSING_CLUSTER_TOOLS) not on PATH (../shared/tools/install.sh installs them)"
+endif
+
+test: test-tools fmt lint unit-tests e2e-tests cluster-test-if-tools
+
+# With kwctl (seconds): its AdmissionResponse, the patch decoded. Without it,
+# policy-host is built (minutes, once) and explains the patch itself.
+run: $(if $(findstring $(HOST),$(KWCTL)),policy.wasm host,annotated-policy.wasm)
+ifeq ($(ENGINE),kwctl)
+	$(KWCTL) run --request-path examples/request.json \
+	  --allow-context-aware --replay-host-capabilities-interactions examples/session.yml \
+	  annotated-policy.wasm | tail -n 1 | \
+	  { if command -v jq >/dev/null; then jq '.patch |= (if . then @base64d | fromjson else . end)'; else cat; fi; }
+else
 	$(HOST) run --request-path examples/request.json \
 	  --allow-context-aware --replay-host-capabilities-interactions examples/session.yml \
 	  --explain policy.wasm
+endif
 
 # The benchmark's baseline: the least work a mutating, context-aware policy does.
 floor-policy.wasm: benches/floor-policy/Cargo.toml $(shell find benches/floor-policy/src -name '*.rs') Cargo.lock
+	$(WASM_TARGET)
 	$(CARGO) build --locked --release --target wasm32-wasip1 -p floor-policy
 	cp $(TARGET_DIR)/wasm32-wasip1/release/floor_policy.wasm floor-policy.wasm
 
 # The peer: a conventional typed-Pod mutating policy, as most Kubewarden policies are written.
 typed-policy.wasm: benches/typed-policy/Cargo.toml $(shell find benches/typed-policy/src -name '*.rs') Cargo.lock
+	$(WASM_TARGET)
 	$(CARGO) build --locked --release --target wasm32-wasip1 -p typed-policy
 	cp $(TARGET_DIR)/wasm32-wasip1/release/typed_policy.wasm typed-policy.wasm
 

@@ -451,7 +451,7 @@ fn the_author_annotation_is_what_kwctl_accepts() {
 }
 
 #[test]
-fn artifacthub_pkg_is_what_kwctl_scaffold_artifacthub_writes() {
+fn artifacthub_pkg_carries_what_metadata_and_questions_say() {
     let metadata = metadata();
     let a = &metadata["annotations"];
     let annotation = |key: &str| a[key].as_str().unwrap().to_owned();
@@ -470,9 +470,6 @@ fn artifacthub_pkg_is_what_kwctl_scaffold_artifacthub_writes() {
         .split(',')
         .map(|k| k.trim().to_owned())
         .collect();
-    let install = format!(
-        "The policy can be obtained using [`kwctl`](https://github.com/kubewarden/kwctl):\n```console\nkwctl pull {oci}:v{version}\n```\nThen, generate the policy manifest and tune it to your liking. For example:\n```console\nkwctl scaffold manifest -t ClusterAdmissionPolicy registry://{oci}:v{version}\n```\n"
-    );
     let expected = serde_json::json!({
         "version": version,
         "name": annotation("io.kubewarden.policy.title"),
@@ -486,7 +483,6 @@ fn artifacthub_pkg_is_what_kwctl_scaffold_artifacthub_writes() {
             {"name": "policy", "url": format!("{source}/releases/download/v{version}/policy.wasm")},
             {"name": "source", "url": source},
         ],
-        "install": install,
         "maintainers": maintainers,
         "provider": {"name": "kubewarden"},
         "recommendations": [{"url": "https://artifacthub.io/packages/helm/kubewarden/kubewarden-controller"}],
@@ -502,6 +498,16 @@ fn artifacthub_pkg_is_what_kwctl_scaffold_artifacthub_writes() {
         .unwrap()
         .remove("annotations")
         .unwrap();
+    // The install text's wording is kwctl's (compared verbatim when kwctl is
+    // installed); what it must tell a user to run is ours.
+    let install = actual.as_object_mut().unwrap().remove("install").unwrap();
+    let install = install.as_str().unwrap_or_default();
+    for command in [
+        format!("kwctl pull {oci}:v{version}"),
+        format!("kwctl scaffold manifest -t ClusterAdmissionPolicy registry://{oci}:v{version}"),
+    ] {
+        assert!(install.contains(&command), "install text lacks `{command}`");
+    }
     assert_eq!(actual, expected);
     let embedded =
         |key: &str| -> Value { serde_yaml::from_str(annotations[key].as_str().unwrap()).unwrap() };
@@ -531,5 +537,39 @@ fn artifacthub_pkg_is_what_kwctl_scaffold_artifacthub_writes() {
     assert!(
         annotations["kubewarden/questions-ui"].as_str() == Some(text("questions-ui.yml").as_str()),
         "the kubewarden/questions-ui annotation must be questions-ui.yml, verbatim"
+    );
+}
+
+/// `artifacthub-pkg.yml` with its `createdAt` line, the one line kwctl
+/// writes differently on every run, taken out.
+fn without_created_at(text: &str) -> String {
+    text.lines()
+        .filter(|line| !line.starts_with("createdAt:"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn artifacthub_pkg_is_byte_for_byte_what_the_installed_kwctl_writes() {
+    let run = std::process::Command::new("kwctl")
+        .args(["scaffold", "artifacthub", "-m", "metadata.yml"])
+        .args(["-q", "questions-ui.yml"])
+        .current_dir(root())
+        .output();
+    let written = match run {
+        Ok(run) if run.status.success() => String::from_utf8(run.stdout).unwrap(),
+        Ok(run) => panic!(
+            "kwctl scaffold artifacthub failed: {}",
+            String::from_utf8_lossy(&run.stderr)
+        ),
+        Err(error) => {
+            eprintln!("kwctl is not installed ({error}): artifacthub-pkg.yml not compared with it");
+            return;
+        }
+    };
+    assert_eq!(
+        without_created_at(&text("artifacthub-pkg.yml")),
+        without_created_at(&written),
+        "regenerate it: kwctl scaffold artifacthub -m metadata.yml -q questions-ui.yml -o artifacthub-pkg.yml"
     );
 }
