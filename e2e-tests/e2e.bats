@@ -423,5 +423,5 @@ with_sa_payload() {
 @test "hostile: settings of the wrong type are refused" {
   run --separate-stderr "$KWCTL" run -r "$DATA/requests/pod.json" --settings-json '{"lookupServiceAccounts":"no"}' "$POLICY"
   [ "$status" -ne 0 ]
-  [[ "$stderr$output" == *"lookupServiceAccounts: must be a boolean"* ]]
+  [[ "$stderr$output" == *"lookupServiceAccounts: invalid type: string \"no\", expected a boolean"* ]]
 }

@@ -14,11 +14,11 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::identity::{self, Annotations, Mode, ServiceAccountLookup};
+use crate::identity::{self, Mode, ServiceAccountLookup};
 use crate::inject::{self, Insertion};
-use crate::pod::{self, Pod, Slot};
+use crate::pod::{self, Annotations, Pod, Slot};
 use crate::scan::{self, Invalid, Scanner};
-use crate::settings::{self, OnConflict, PolicyMode, Settings};
+use crate::settings::{OnConflict, PolicyMode, Settings};
 
 /// What the policy answers.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,8 +46,8 @@ pub type ReadResource<'a> = dyn FnMut(&GetResourceRequest) -> Result<Vec<u8>, St
 /// defaults) and a borrowed view of `request`.
 #[derive(Deserialize)]
 struct Payload<'a> {
-    #[serde(default, deserialize_with = "settings::nullable")]
-    settings: Settings,
+    #[serde(borrow)]
+    settings: Option<&'a RawValue>,
     #[serde(borrow)]
     request: RequestView<'a>,
 }
@@ -243,6 +243,13 @@ pub fn decide_serde(payload: &[u8], read: &mut ReadResource) -> RawDecision {
         Ok(payload) => payload,
         Err(error) => return cannot_parse(error.to_string()),
     };
+    let Some(settings) = settings_of(payload.settings.map(RawValue::get)) else {
+        let raw = payload.settings.map_or("null", RawValue::get);
+        let error = serde_json::from_str(raw)
+            .map_err(|e| e.to_string())
+            .and_then(|value| Settings::from_json(&value));
+        return cannot_parse(error.err().unwrap_or_default());
+    };
     let request = payload.request;
     let object = match request.object {
         Some(object) => match pod::read_pod(&mut Scanner::new(object.get())) {
@@ -261,7 +268,7 @@ pub fn decide_serde(payload: &[u8], read: &mut ReadResource) -> RawDecision {
         sub_resource: request.sub_resource.into(),
         object,
     };
-    decide_request(&payload.settings, &request, read)
+    decide_request(&settings, &request, read)
 }
 
 fn cannot_parse(error: String) -> RawDecision {
@@ -374,9 +381,8 @@ fn settings_of(raw: Option<&str>) -> Option<Rc<Settings>> {
     if known.is_some() {
         return known;
     }
-    let mut deserializer = serde_json::Deserializer::from_str(raw);
-    let settings = Rc::new(settings::nullable(&mut deserializer).ok()?);
-    deserializer.end().ok()?;
+    let value = serde_json::from_str(raw).ok()?;
+    let settings = Rc::new(Settings::from_json(&value).ok()?);
     LAST.set(Some((raw.to_owned(), settings.clone())));
     Some(settings)
 }

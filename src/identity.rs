@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 
 use crate::parse;
-use crate::pod::PodFacts;
+use crate::pod::{Annotations, PodFacts};
 use crate::settings::{ContainerCredentials, RoleMapping, RoleSessionName, Settings};
 
 /// What the policy learnt about the Pod's ServiceAccount.
@@ -18,30 +18,6 @@ pub enum ServiceAccountLookup {
     Read(Annotations),
     /// Both reads failed; the first line of the last host error.
     Unreadable(String),
-}
-
-/// The annotations under `<prefix>/` of a Pod or a ServiceAccount, keyed by
-/// what follows the prefix (`role-arn`): the policy reads no others, so it
-/// keeps no others. A value that is not a string reads as absent; the last of
-/// duplicate keys wins.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Annotations(Vec<(String, Option<String>)>);
-
-impl Annotations {
-    pub fn get(&self, name: &str) -> Option<&str> {
-        let (_, value) = self.0.iter().rev().find(|(key, _)| key == name)?;
-        value.as_deref()
-    }
-
-    /// Keeps the annotation `key` when it is under `prefix`.
-    pub fn keep(&mut self, prefix: &str, key: &str, value: Option<&str>) {
-        let name = key
-            .strip_prefix(prefix)
-            .and_then(|rest| rest.strip_prefix('/'));
-        if let Some(name) = name {
-            self.0.push((name.to_owned(), value.map(str::to_owned)));
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,50 +7,11 @@
 //! `onConflict` decide from one pass over the Pod.
 
 use crate::identity::{Identity, Mode};
-use crate::pod::{Container, Item, Pod, ShapeError, Slot, Spec, Volume, items_of};
+use crate::pod::{Container, Item, Pod, Selection, ShapeError, Slot, Spec, Volume, items_of};
 use crate::scan::{Span, push_quoted};
 
 /// The label EKS Pod Identity sets; it does not follow `annotationPrefix`.
 pub const POD_IDENTITY_LABEL: &str = "eks.amazonaws.com/pod-identity";
-
-/// Which containers the policy processes: those named in `include` (when the
-/// Pod has that annotation), minus those named in `skip`.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Selection {
-    /// `(annotation key, names)` of `<prefix>/include-containers`, when present.
-    pub include: Option<(String, Vec<String>)>,
-    /// `(annotation key, names)` of `<prefix>/skip-containers`.
-    pub skip: (String, Vec<String>),
-    /// Why a list annotation was ignored (it is not valid CSV).
-    pub warnings: Vec<String>,
-}
-
-impl Selection {
-    fn lists_names(&self) -> bool {
-        self.include
-            .as_ref()
-            .is_some_and(|(_, names)| !names.is_empty())
-            || !self.skip.1.is_empty()
-    }
-
-    fn selects(&self, name: &str) -> bool {
-        let included = self
-            .include
-            .as_ref()
-            .is_none_or(|(_, names)| names.iter().any(|n| n == name));
-        included && !self.skip.1.iter().any(|n| n == name)
-    }
-
-    /// One warning per listed name that matches no container or init container.
-    fn unmatched(&self, names: &[String]) -> Vec<String> {
-        let lists = self.include.iter().chain(std::iter::once(&self.skip));
-        lists
-            .flat_map(|(key, listed)| listed.iter().map(move |name| (key, name)))
-            .filter(|(_, name)| !names.contains(name))
-            .map(|(key, name)| format!("container {name:?} named in annotation {key} matches no container or init container"))
-            .collect()
-    }
-}
 
 /// One thing the policy added to a Pod.
 #[derive(Debug, Clone, PartialEq)]

@@ -10,8 +10,6 @@
 
 use std::borrow::Cow;
 
-use crate::identity::Annotations;
-use crate::inject::Selection;
 use crate::parse;
 use crate::scan::{self, Read, Scanner, Span};
 
@@ -452,6 +450,69 @@ fn has_token_source(s: &mut Scanner) -> Read<bool> {
         Ok(found)
     })?;
     Ok(projected == Slot::Found(true))
+}
+
+/// The annotations under `<prefix>/` of a Pod or a ServiceAccount, keyed by
+/// what follows the prefix (`role-arn`): the policy reads no others, so it
+/// keeps no others. A value that is not a string reads as absent; the last of
+/// duplicate keys wins.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Annotations(Vec<(String, Option<String>)>);
+
+impl Annotations {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        let (_, value) = self.0.iter().rev().find(|(key, _)| key == name)?;
+        value.as_deref()
+    }
+
+    /// Keeps the annotation `key` when it is under `prefix`.
+    pub fn keep(&mut self, prefix: &str, key: &str, value: Option<&str>) {
+        let name = key
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_prefix('/'));
+        if let Some(name) = name {
+            self.0.push((name.to_owned(), value.map(str::to_owned)));
+        }
+    }
+}
+
+/// Which containers the policy processes: those named in `include` (when the
+/// Pod has that annotation), minus those named in `skip`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Selection {
+    /// `(annotation key, names)` of `<prefix>/include-containers`, when present.
+    pub include: Option<(String, Vec<String>)>,
+    /// `(annotation key, names)` of `<prefix>/skip-containers`.
+    pub skip: (String, Vec<String>),
+    /// Why a list annotation was ignored (it is not valid CSV).
+    pub warnings: Vec<String>,
+}
+
+impl Selection {
+    pub fn lists_names(&self) -> bool {
+        self.include
+            .as_ref()
+            .is_some_and(|(_, names)| !names.is_empty())
+            || !self.skip.1.is_empty()
+    }
+
+    pub fn selects(&self, name: &str) -> bool {
+        let included = self
+            .include
+            .as_ref()
+            .is_none_or(|(_, names)| names.iter().any(|n| n == name));
+        included && !self.skip.1.iter().any(|n| n == name)
+    }
+
+    /// One warning per listed name that matches no container or init container.
+    pub fn unmatched(&self, names: &[String]) -> Vec<String> {
+        let lists = self.include.iter().chain(std::iter::once(&self.skip));
+        lists
+            .flat_map(|(key, listed)| listed.iter().map(move |name| (key, name)))
+            .filter(|(_, name)| !names.contains(name))
+            .map(|(key, name)| format!("container {name:?} named in annotation {key} matches no container or init container"))
+            .collect()
+    }
 }
 
 /// What the decision needs to know about a Pod, owned so the views can go.

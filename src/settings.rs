@@ -1,10 +1,9 @@
 //! The policy's settings: their types, their defaults and every validation
-//! message. Reading is serde's: derived structs that reject unknown fields at
-//! every level, where `null` reads as the default, and whose errors name the
-//! field's path (`serviceAccountRoles["a/b"].roleArn: …`) through
-//! `serde_path_to_error`. [`Settings::validate`] then checks the values.
-
-mod read;
+//! message. Reading is plain serde: derived structs that reject unknown fields
+//! at every level, whose errors carry the field's path
+//! (`serviceAccountRoles["a/b"].roleArn: …`) through `serde_path_to_error`.
+//! A field set to `null` is the field's default, as if absent. Then
+//! [`Settings::validate`] checks the values.
 
 use std::collections::BTreeMap;
 
@@ -12,10 +11,6 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::parse;
-pub use read::nullable;
-use read::{
-    field_names, field_path, null_is, optional, or_default, type_name, unknown_field_message,
-};
 
 pub const DEFAULT_PREFIX: &str = "eks.amazonaws.com";
 pub const DEFAULT_AUDIENCE: &str = "sts.amazonaws.com";
@@ -32,48 +27,32 @@ pub const DEFAULT_CC_TOKEN_PATH: &str = "eks-pod-identity-token";
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct Settings {
-    #[serde(deserialize_with = "null_is::prefix")]
     pub annotation_prefix: String,
-    #[serde(deserialize_with = "null_is::audience")]
     pub token_audience: String,
-    #[serde(deserialize_with = "null_is::expiration")]
     pub token_expiration: i64,
-    #[serde(deserialize_with = "null_is::min_expiration")]
     pub min_token_expiration: i64,
-    #[serde(deserialize_with = "optional")]
     pub max_token_expiration: Option<i64>,
-    #[serde(deserialize_with = "null_is::mount_path")]
     pub token_mount_path: String,
-    #[serde(deserialize_with = "or_default")]
     pub aws_default_region: String,
-    #[serde(deserialize_with = "or_default")]
     pub sts_regional_endpoints: bool,
-    #[serde(deserialize_with = "null_is::yes")]
     pub lookup_service_accounts: bool,
-    #[serde(deserialize_with = "null_is::yes")]
     pub cache_service_accounts: bool,
     /// Keyed by `"<namespace>/<serviceaccount>"`; the namespace may be `*`.
-    #[serde(deserialize_with = "or_default")]
     pub service_account_roles: BTreeMap<String, RoleMapping>,
     /// `None`: EKS Pod Identity mode is disabled.
-    #[serde(deserialize_with = "optional")]
     pub container_credentials: Option<ContainerCredentials>,
     /// The Pod annotation `<prefix>/role-arn` overrides the ServiceAccount's role.
-    #[serde(deserialize_with = "or_default")]
     pub allow_pod_role_arn: bool,
     /// Patterns (`*` = any run of characters) a resolved role must match; empty = any.
-    #[serde(deserialize_with = "or_default")]
     pub allowed_role_arns: Vec<String>,
-    #[serde(deserialize_with = "or_default")]
     pub role_session_name: RoleSessionName,
-    #[serde(deserialize_with = "or_default")]
     pub on_conflict: OnConflict,
-    #[serde(deserialize_with = "or_default")]
     pub mode: PolicyMode,
 }
 
 /// Whether web-identity containers get `AWS_ROLE_SESSION_NAME`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum RoleSessionName {
     #[default]
     None,
@@ -82,14 +61,16 @@ pub enum RoleSessionName {
 }
 
 /// What a conflicting container, mount or volume causes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum OnConflict {
     #[default]
     Warn,
     Reject,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum PolicyMode {
     #[default]
     Mutate,
@@ -101,13 +82,9 @@ pub enum PolicyMode {
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct RoleMapping {
-    #[serde(deserialize_with = "or_default")]
     pub role_arn: String,
-    #[serde(deserialize_with = "optional")]
     pub audience: Option<String>,
-    #[serde(deserialize_with = "optional")]
     pub sts_regional_endpoints: Option<bool>,
-    #[serde(deserialize_with = "optional")]
     pub token_expiration: Option<i64>,
 }
 
@@ -115,26 +92,18 @@ pub struct RoleMapping {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct ContainerCredentials {
-    #[serde(deserialize_with = "or_default")]
     pub identities: Vec<ServiceAccountRef>,
-    #[serde(deserialize_with = "null_is::cc_uri")]
     pub full_uri: String,
-    #[serde(deserialize_with = "null_is::cc_audience")]
     pub audience: String,
-    #[serde(deserialize_with = "null_is::cc_mount_path")]
     pub mount_path: String,
-    #[serde(deserialize_with = "null_is::cc_volume")]
     pub volume_name: String,
-    #[serde(deserialize_with = "null_is::cc_token_path")]
     pub token_path: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct ServiceAccountRef {
-    #[serde(deserialize_with = "or_default")]
     pub namespace: String,
-    #[serde(deserialize_with = "or_default")]
     pub service_account: String,
 }
 
@@ -175,25 +144,48 @@ impl Default for ContainerCredentials {
     }
 }
 
-/// Every setting the policy accepts, as serde reads them (for documentation checks).
-pub fn setting_names() -> &'static [&'static str] {
-    field_names::<Settings>()
-}
+/// Every setting the policy accepts, in the struct's order (documentation
+/// checks use these lists; a test holds each to its struct).
+pub const SETTING_NAMES: &[&str] = &[
+    "annotationPrefix",
+    "tokenAudience",
+    "tokenExpiration",
+    "minTokenExpiration",
+    "maxTokenExpiration",
+    "tokenMountPath",
+    "awsDefaultRegion",
+    "stsRegionalEndpoints",
+    "lookupServiceAccounts",
+    "cacheServiceAccounts",
+    "serviceAccountRoles",
+    "containerCredentials",
+    "allowPodRoleArn",
+    "allowedRoleArns",
+    "roleSessionName",
+    "onConflict",
+    "mode",
+];
 
-/// The fields of `containerCredentials`, as serde reads them.
-pub fn container_credentials_fields() -> &'static [&'static str] {
-    field_names::<ContainerCredentials>()
-}
+/// The fields of `containerCredentials`.
+pub const CONTAINER_CREDENTIALS_FIELDS: &[&str] = &[
+    "identities",
+    "fullUri",
+    "audience",
+    "mountPath",
+    "volumeName",
+    "tokenPath",
+];
 
-/// The fields of a `serviceAccountRoles` entry, as serde reads them.
-pub fn role_mapping_fields() -> &'static [&'static str] {
-    field_names::<RoleMapping>()
-}
+/// The fields of a `serviceAccountRoles` entry.
+pub const ROLE_MAPPING_FIELDS: &[&str] = &[
+    "roleArn",
+    "audience",
+    "stsRegionalEndpoints",
+    "tokenExpiration",
+];
 
-/// The fields of a `containerCredentials.identities` item, as serde reads them.
-pub fn identity_fields() -> &'static [&'static str] {
-    field_names::<ServiceAccountRef>()
-}
+/// The fields of a `containerCredentials.identities` item.
+pub const IDENTITY_FIELDS: &[&str] = &["namespace", "serviceAccount"];
 
 impl kubewarden_policy_sdk::settings::Validatable for Settings {
     fn validate(&self) -> Result<(), String> {
@@ -205,25 +197,13 @@ impl Settings {
     /// Reads the settings' types; [`Settings::validate`] checks their values.
     pub fn from_json(value: &Value) -> Result<Settings, String> {
         match value {
-            Value::Null => Ok(Settings::default()),
-            Value::Object(_) => serde_path_to_error::deserialize(value).map_err(|e| {
-                let segments: Vec<_> = e.path().iter().collect();
-                let message = e.inner().to_string();
-                // serde's path of an unknown field ends with the field itself:
-                // the message names it, the path names the object.
-                match unknown_field_message(&message) {
-                    Some(unknown) => format!(
-                        "{}: {unknown}",
-                        field_path(&segments[..segments.len().saturating_sub(1)])
-                    ),
-                    None => format!("{}: {message}", field_path(&segments)),
-                }
-            }),
-            other => Err(format!(
-                "settings: must be an object, got {}",
-                type_name(other)
-            )),
+            Value::Null => return Ok(Settings::default()),
+            // serde would read a struct from a list too.
+            Value::Object(_) => {}
+            _ => return Err("settings: invalid type, expected an object".to_owned()),
         }
+        serde_path_to_error::deserialize(without_null_fields(value))
+            .map_err(|e| format!("{}: {}", field_path(e.path()), e.inner()))
     }
 
     /// Every value-level rule of the settings, each message naming its field.
@@ -372,4 +352,73 @@ fn check_container_credentials(cc: &ContainerCredentials) -> Result<(), String> 
         }
     }
     Ok(())
+}
+
+/// The settings with every `null` field of their objects (the top level,
+/// `containerCredentials`, a mapping, an identity) left out: serde then gives
+/// each the default it gives an absent field. A `null` list item, mapping or
+/// unknown field stays, and is serde's error.
+fn without_null_fields(settings: &Value) -> Value {
+    fn fields(object: &Value, known: &[&str], nested: &dyn Fn(&str, &Value) -> Value) -> Value {
+        let Value::Object(map) = object else {
+            return object.clone();
+        };
+        let dropped = |key: &str, value: &Value| value.is_null() && known.contains(&key);
+        let kept = map.iter().filter(|(key, value)| !dropped(key, value));
+        Value::Object(
+            kept.map(|(key, value)| (key.clone(), nested(key, value)))
+                .collect(),
+        )
+    }
+    fn each(items: &Value, known: &[&str]) -> Value {
+        let item = |value: &Value| fields(value, known, &|_, value| value.clone());
+        match items {
+            Value::Object(map) => {
+                Value::Object(map.iter().map(|(k, v)| (k.clone(), item(v))).collect())
+            }
+            Value::Array(list) => Value::Array(list.iter().map(item).collect()),
+            other => other.clone(),
+        }
+    }
+    fields(settings, SETTING_NAMES, &|key, value| match key {
+        "serviceAccountRoles" => each(value, ROLE_MAPPING_FIELDS),
+        "containerCredentials" => {
+            fields(
+                value,
+                CONTAINER_CREDENTIALS_FIELDS,
+                &|key, value| match key {
+                    "identities" => each(value, IDENTITY_FIELDS),
+                    _ => value.clone(),
+                },
+            )
+        }
+        _ => value.clone(),
+    })
+}
+
+/// `serviceAccountRoles["a/b"].roleArn`, `containerCredentials.identities[1]`;
+/// `settings` for the object itself.
+fn field_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    let mut parent = "";
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => out += &format!("[{index}]"),
+            Segment::Map { key } if parent == "serviceAccountRoles" => out += &format!("[{key:?}]"),
+            Segment::Map { key } if out.is_empty() => out += key,
+            Segment::Map { key } => out += &format!(".{key}"),
+            Segment::Enum { variant } => out += &format!(".{variant}"),
+            Segment::Unknown => out += ".?",
+        }
+        parent = match segment {
+            Segment::Map { key } => key,
+            _ => "",
+        };
+    }
+    if out.is_empty() {
+        "settings".to_owned()
+    } else {
+        out
+    }
 }

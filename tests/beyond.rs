@@ -394,27 +394,27 @@ fn the_new_settings_are_validated() {
     for (settings, message) in [
         (
             json!({"mode": "dry-run"}),
-            "mode: must be one of \"mutate\", \"audit\", got \"dry-run\"",
+            "mode: unknown variant `dry-run`, expected `mutate` or `audit`",
         ),
         (
             json!({"onConflict": "fail"}),
-            "onConflict: must be one of \"warn\", \"reject\"",
+            "onConflict: unknown variant `fail`, expected `warn` or `reject`",
         ),
         (
             json!({"roleSessionName": "pod"}),
-            "roleSessionName: must be one of \"none\", \"podName\"",
+            "roleSessionName: unknown variant `pod`, expected `none` or `podName`",
         ),
         (
             json!({"allowPodRoleArn": "yes"}),
-            "allowPodRoleArn: must be a boolean",
+            "allowPodRoleArn: invalid type: string \"yes\", expected a boolean",
         ),
         (
             json!({"allowedRoleArns": "arn"}),
-            "allowedRoleArns: must be a list of strings",
+            "allowedRoleArns: invalid type: string \"arn\", expected a sequence",
         ),
         (
             json!({"allowedRoleArns": [1]}),
-            "allowedRoleArns[0]: must be a string",
+            "allowedRoleArns[0]: invalid type: integer `1`, expected a string",
         ),
         (
             json!({"allowedRoleArns": [""]}),

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use aws_pod_identity_policy::settings::{
-    Settings, container_credentials_fields, identity_fields, role_mapping_fields, setting_names,
+    CONTAINER_CREDENTIALS_FIELDS, IDENTITY_FIELDS, ROLE_MAPPING_FIELDS, SETTING_NAMES, Settings,
 };
 use aws_pod_identity_policy::settings_response;
 use serde::Deserialize;
@@ -203,8 +203,7 @@ fn the_readme_settings_table_lists_exactly_the_accepted_settings() {
         .map(String::as_str)
         .collect();
     assert_eq!(
-        top_level,
-        setting_names(),
+        top_level, SETTING_NAMES,
         "README settings table vs the code"
     );
     for nested in documented.iter().filter(|s| s.contains('.')) {
@@ -219,7 +218,7 @@ fn the_readme_settings_table_lists_exactly_the_accepted_settings() {
     }
     let probe_unknown = serde_json::json!({"containerCredentials": {"notDocumented": null}});
     assert!(!settings_response(&serde_json::to_vec(&probe_unknown).unwrap()).valid);
-    for field in container_credentials_fields() {
+    for field in CONTAINER_CREDENTIALS_FIELDS {
         assert!(
             documented.contains(&format!("containerCredentials.{field}")),
             "README lacks containerCredentials.{field}"
@@ -309,7 +308,7 @@ fn every_setting_has_exactly_one_question_and_no_question_lacks_a_setting() {
     let questions = questions();
     assert_eq!(
         sorted(questions.iter().map(variable)),
-        sorted(setting_names().iter().copied()),
+        sorted(SETTING_NAMES.iter().copied()),
         "questions-ui.yml top-level variables vs the settings the code accepts"
     );
     let find = |name: &str| {
@@ -323,7 +322,7 @@ fn every_setting_has_exactly_one_question_and_no_question_lacks_a_setting() {
     assert_eq!(
         sorted(subquestions(&cc, "subquestions").iter().map(variable)),
         sorted(
-            container_credentials_fields()
+            CONTAINER_CREDENTIALS_FIELDS
                 .iter()
                 .map(|f| format!("containerCredentials.{f}"))
         ),
@@ -339,7 +338,7 @@ fn every_setting_has_exactly_one_question_and_no_question_lacks_a_setting() {
                 .iter()
                 .map(variable)
         ),
-        sorted(identity_fields().iter().copied()),
+        sorted(IDENTITY_FIELDS.iter().copied()),
         "containerCredentials.identities sequence_questions"
     );
     assert_eq!(
@@ -348,7 +347,7 @@ fn every_setting_has_exactly_one_question_and_no_question_lacks_a_setting() {
                 .iter()
                 .map(variable)
         ),
-        sorted(role_mapping_fields().iter().copied()),
+        sorted(ROLE_MAPPING_FIELDS.iter().copied()),
         "serviceAccountRoles subquestions"
     );
 }
@@ -394,7 +393,7 @@ fn every_question_has_the_codes_and_the_readmes_default() {
     }
     assert_eq!(
         checked,
-        setting_names().len() + container_credentials_fields().len()
+        SETTING_NAMES.len() + CONTAINER_CREDENTIALS_FIELDS.len()
     );
 }
 

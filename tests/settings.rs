@@ -72,58 +72,59 @@ fn valid_settings_are_accepted() {
 #[test]
 fn every_settings_mistake_is_rejected_naming_the_field() {
     let cc = |fields: Value| json!({"containerCredentials": fields});
+    let mut wrong = Vec::new();
     for (settings, field) in [
         (
             json!({"tokenExpirations": 1}),
-            "unknown field \"tokenExpirations\"",
+            "tokenExpirations: unknown field `tokenExpirations`",
         ),
         (
             json!({"serviceAccountRoles": {"a/b": {"roleArn": "r", "role": "x"}}}),
-            "serviceAccountRoles[\"a/b\"]: unknown field \"role\"",
+            "serviceAccountRoles[\"a/b\"].role: unknown field `role`",
         ),
         (
             cc(json!({"uri": "x"})),
-            "containerCredentials: unknown field \"uri\"",
+            "containerCredentials.uri: unknown field `uri`",
         ),
         (
             cc(json!({"identities": [{"namespace": "a", "serviceAccount": "b", "x": 1}]})),
-            "containerCredentials.identities[0]: unknown field \"x\"",
+            "containerCredentials.identities[0].x: unknown field `x`",
         ),
         (
             json!({"tokenExpiration": "3600"}),
-            "tokenExpiration: must be an integer",
+            "tokenExpiration: invalid type",
         ),
         (
             json!({"tokenExpiration": 3600.5}),
-            "tokenExpiration: must be an integer",
+            "tokenExpiration: invalid type",
         ),
         (
             json!({"lookupServiceAccounts": "false"}),
-            "lookupServiceAccounts: must be a boolean",
+            "lookupServiceAccounts: invalid type: string \"false\", expected a boolean",
         ),
         (
             json!({"annotationPrefix": 1}),
-            "annotationPrefix: must be a string",
+            "annotationPrefix: invalid type: integer `1`, expected a string",
         ),
         (
             json!({"serviceAccountRoles": []}),
-            "serviceAccountRoles: must be an object",
+            "serviceAccountRoles: invalid type: sequence, expected a map",
         ),
         (
             json!({"serviceAccountRoles": {"a/b": "arn"}}),
-            "serviceAccountRoles[\"a/b\"]: must be an object",
+            "serviceAccountRoles[\"a/b\"]: invalid type: string \"arn\", expected struct RoleMapping",
         ),
         (
             json!({"serviceAccountRoles": {"a/b": {"roleArn": "r", "tokenExpiration": "1"}}}),
-            "serviceAccountRoles[\"a/b\"].tokenExpiration: must be an integer",
+            "serviceAccountRoles[\"a/b\"].tokenExpiration: invalid type: string \"1\", expected i64",
         ),
         (
             cc(json!({"identities": {}})),
-            "containerCredentials.identities: must be a list",
+            "containerCredentials.identities: invalid type: map, expected a sequence",
         ),
         (
             json!({"containerCredentials": true}),
-            "containerCredentials: must be an object",
+            "containerCredentials: invalid type: boolean `true`, expected struct ContainerCredentials",
         ),
         (
             json!({"tokenExpiration": 599}),
@@ -221,16 +222,15 @@ fn every_settings_mistake_is_rejected_naming_the_field() {
             ),
             "containerCredentials.identities[1]: a/b is listed twice",
         ),
-        (json!([]), "settings: must be an object"),
+        (json!([]), "settings: invalid type, expected an object"),
     ] {
         match check(&settings) {
-            Err(message) => assert!(
-                message.contains(field),
-                "{settings}: {message:?} lacks {field:?}"
-            ),
-            Ok(()) => panic!("{settings} was accepted"),
+            Err(message) if message.contains(field) => {}
+            Err(message) => wrong.push(format!("{settings}: {message:?} lacks {field:?}")),
+            Ok(()) => wrong.push(format!("{settings} was accepted")),
         }
     }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
 #[test]
@@ -248,7 +248,7 @@ fn settings_that_are_not_json_are_invalid_not_an_error() {
 #[test]
 fn null_reads_as_the_default_for_every_field_at_every_level() {
     let every_top_level_field_null: serde_json::Map<String, Value> =
-        aws_pod_identity_policy::settings::setting_names()
+        aws_pod_identity_policy::settings::SETTING_NAMES
             .iter()
             .map(|name| ((*name).to_owned(), Value::Null))
             .collect();
@@ -257,7 +257,7 @@ fn null_reads_as_the_default_for_every_field_at_every_level() {
         Ok(Settings::default())
     );
     let cc_fields_null: serde_json::Map<String, Value> =
-        aws_pod_identity_policy::settings::container_credentials_fields()
+        aws_pod_identity_policy::settings::CONTAINER_CREDENTIALS_FIELDS
             .iter()
             .map(|name| ((*name).to_owned(), Value::Null))
             .collect();
@@ -296,48 +296,89 @@ fn null_reads_as_the_default_for_every_field_at_every_level() {
 
 #[test]
 fn a_wrong_type_deep_inside_a_mapping_names_its_whole_path() {
+    let mut wrong = Vec::new();
     for (settings, message) in [
         (
             json!({"serviceAccountRoles": {"team-a/app": {"roleArn": "r", "stsRegionalEndpoints": "yes"}}}),
-            "serviceAccountRoles[\"team-a/app\"].stsRegionalEndpoints: must be a boolean, got the string \"yes\"",
+            "serviceAccountRoles[\"team-a/app\"].stsRegionalEndpoints: invalid type: string \"yes\", expected a boolean",
         ),
         (
             json!({"serviceAccountRoles": {"*/app": {"roleArn": ["r"]}}}),
-            "serviceAccountRoles[\"*/app\"].roleArn: must be a string, got a list",
+            "serviceAccountRoles[\"*/app\"].roleArn: invalid type: sequence, expected a string",
         ),
         (
             json!({"serviceAccountRoles": {"a/b": {"roleArn": "r", "audience": {"x": 1}}}}),
-            "serviceAccountRoles[\"a/b\"].audience: must be a string, got an object",
+            "serviceAccountRoles[\"a/b\"].audience: invalid type: map, expected a string",
         ),
         (
             json!({"serviceAccountRoles": {"a/b": null}}),
-            "serviceAccountRoles[\"a/b\"]: must be an object with a roleArn",
+            "serviceAccountRoles[\"a/b\"]: invalid type: null, expected struct RoleMapping",
         ),
         (
             json!({"containerCredentials": {"identities": [{"namespace": "a", "serviceAccount": "b"}, {"namespace": 7, "serviceAccount": "c"}]}}),
-            "containerCredentials.identities[1].namespace: must be a string, got the number 7",
+            "containerCredentials.identities[1].namespace: invalid type: integer `7`, expected a string",
         ),
         (
             json!({"containerCredentials": {"identities": [null]}}),
-            "containerCredentials.identities[0]: must be an object with namespace and serviceAccount",
+            "containerCredentials.identities[0]: invalid type: null, expected struct ServiceAccountRef",
         ),
         (
             json!({"allowedRoleArns": ["arn:aws:iam::*:role/a", 3]}),
-            "allowedRoleArns[1]: must be a string, got the number 3",
+            "allowedRoleArns[1]: invalid type: integer `3`, expected a string",
         ),
         (
             json!({"roleSessionName": "pod"}),
-            "roleSessionName: must be one of \"none\", \"podName\", got \"pod\"",
+            "roleSessionName: unknown variant `pod`, expected `none` or `podName`",
         ),
         (
             json!({"tokenExpirations": 1}),
-            "settings: unknown field \"tokenExpirations\" (known fields: annotationPrefix, tokenAudience, tokenExpiration, minTokenExpiration, maxTokenExpiration, tokenMountPath, awsDefaultRegion, stsRegionalEndpoints, lookupServiceAccounts, cacheServiceAccounts, serviceAccountRoles, containerCredentials, allowPodRoleArn, allowedRoleArns, roleSessionName, onConflict, mode)",
+            "tokenExpirations: unknown field `tokenExpirations`, expected one of `annotationPrefix`, `tokenAudience`, `tokenExpiration`, `minTokenExpiration`, `maxTokenExpiration`, `tokenMountPath`, `awsDefaultRegion`, `stsRegionalEndpoints`, `lookupServiceAccounts`, `cacheServiceAccounts`, `serviceAccountRoles`, `containerCredentials`, `allowPodRoleArn`, `allowedRoleArns`, `roleSessionName`, `onConflict`, `mode`",
         ),
         (
             json!({"containerCredentials": {"identities": [{"namespace": "a", "serviceAccount": "b", "x": 1}]}}),
-            "containerCredentials.identities[0]: unknown field \"x\" (known fields: namespace, serviceAccount)",
+            "containerCredentials.identities[0].x: unknown field `x`, expected `namespace` or `serviceAccount`",
         ),
     ] {
-        assert_eq!(check(&settings), Err(message.to_owned()), "{settings}");
+        let got = check(&settings);
+        if got != Err(message.to_owned()) {
+            wrong.push(format!("{settings}: {got:?}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// The names serde lists as expected in its unknown-field message: the derived struct's own fields.
+fn fields_serde_expects(settings: Value) -> Vec<String> {
+    let message = Settings::from_json(&settings).unwrap_err();
+    let expected = message.split("expected ").nth(1).unwrap_or_default();
+    let expected = expected.trim_start_matches("one of ").replace(" or ", ", ");
+    expected
+        .split(", ")
+        .map(|name| name.trim_matches('`').to_owned())
+        .collect()
+}
+
+#[test]
+fn each_field_list_is_exactly_what_its_struct_reads() {
+    use aws_pod_identity_policy::settings::{
+        CONTAINER_CREDENTIALS_FIELDS, IDENTITY_FIELDS, ROLE_MAPPING_FIELDS, SETTING_NAMES,
+    };
+    let unknown = json!({"no-such-field": 1});
+    for (list, settings) in [
+        (SETTING_NAMES, unknown.clone()),
+        (
+            CONTAINER_CREDENTIALS_FIELDS,
+            json!({"containerCredentials": unknown}),
+        ),
+        (
+            ROLE_MAPPING_FIELDS,
+            json!({"serviceAccountRoles": {"a/b": unknown}}),
+        ),
+        (
+            IDENTITY_FIELDS,
+            json!({"containerCredentials": {"identities": [unknown]}}),
+        ),
+    ] {
+        assert_eq!(fields_serde_expects(settings.clone()), list, "{settings}");
     }
 }

@@ -91,7 +91,7 @@ fn hostile_payloads() -> Vec<(&'static str, Vec<u8>, Expect)> {
         ("JSON nested 10 000 levels deep", deep.into_bytes(), Expect::BadRequest("recursion limit")),
         ("annotation and label values that are numbers or null", payload(pod_request(odd_annotations)), Expect::Accepted),
         ("non-string annotation values are ignored", payload(pod_request(odd_annotations_no_skip)), Expect::Mutated),
-        ("a settings field of the wrong type inside the request", serde_json::to_vec(&json!({"settings": {"tokenExpiration": "1h"}, "request": pod_request(pod(json!([]))) })).unwrap(), Expect::BadRequest("tokenExpiration: must be an integer")),
+        ("a settings field of the wrong type inside the request", serde_json::to_vec(&json!({"settings": {"tokenExpiration": "1h"}, "request": pod_request(pod(json!([]))) })).unwrap(), Expect::BadRequest("tokenExpiration: invalid type: string \"1h\", expected i64")),
     ]
 }
 
