@@ -10,47 +10,16 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use kubewarden_policy_sdk::host_capabilities::kubernetes::GetResourceRequest;
-use serde::Deserialize;
-use serde_json::Value;
-use serde_json::value::RawValue;
 
 use crate::identity::{self, Mode, ServiceAccountLookup};
 use crate::inject::{self, Insertion};
 use crate::pod::{self, Annotations, Pod, Slot};
-use crate::scan::{self, Invalid, Scanner};
+use crate::scan::{self, Scanner};
 use crate::settings::{OnConflict, PolicyMode, Settings};
-
-/// What the policy answers.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    Accept {
-        warnings: Vec<String>,
-    },
-    Mutate {
-        object: Value,
-        warnings: Vec<String>,
-    },
-    Reject {
-        code: u16,
-        message: String,
-        warnings: Vec<String>,
-    },
-}
 
 /// The host's `kubernetes/get_resource`: the request, then the raw JSON answer
 /// or the host's error message.
 pub type ReadResource<'a> = dyn FnMut(&GetResourceRequest) -> Result<Vec<u8>, String> + 'a;
-
-/// The SDK's `ValidationRequest` as serde reads it (only when the one-pass
-/// reader gives up, for serde's exact error): `settings` (`null` is the
-/// defaults) and a borrowed view of `request`.
-#[derive(Deserialize)]
-struct Payload<'a> {
-    #[serde(borrow)]
-    settings: Option<&'a RawValue>,
-    #[serde(borrow)]
-    request: RequestView<'a>,
-}
 
 /// The fields of the AdmissionRequest the policy reads, and the Pod as
 /// [`pod::read_pod`] read it.
@@ -64,28 +33,6 @@ pub struct Request<'a> {
     pub namespace: Cow<'a, str>,
     pub sub_resource: Cow<'a, str>,
     pub object: Slot<Pod<'a>>,
-}
-
-/// [`Request`]'s fields as serde reads them; the object stays bytes.
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct RequestView<'a> {
-    uid: String,
-    kind: KindView,
-    operation: String,
-    namespace: String,
-    #[serde(rename = "subResource", alias = "sub_resource")]
-    sub_resource: String,
-    #[serde(borrow)]
-    object: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct KindView {
-    group: String,
-    version: String,
-    kind: String,
 }
 
 /// What the policy answers, with a mutation as the object's new bytes.
@@ -105,21 +52,14 @@ pub enum Verdict {
     },
 }
 
-/// A verdict, its audit trail, and the insertions a mutation made into the
-/// object's bytes (relative to its first byte).
+/// A verdict, its audit trail (for a Pod CREATE the policy evaluated), and
+/// the insertions a mutation made into the object's bytes (relative to its
+/// first byte).
 #[derive(Debug, Clone, PartialEq)]
-pub struct RawDecision {
+pub struct Decision {
     pub verdict: Verdict,
     pub trail: Option<Trail>,
     pub insertions: Vec<Insertion>,
-}
-
-/// An outcome and, for a Pod CREATE the policy evaluated, the audit trail of
-/// how it was reached.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Decision {
-    pub outcome: Outcome,
-    pub trail: Option<Trail>,
 }
 
 /// What the audit log should say about one Pod: which identity, from where,
@@ -196,122 +136,58 @@ fn capped(value: Cow<'_, str>) -> Cow<'_, str> {
     Cow::Owned(kept + "…")
 }
 
-/// Evaluates a `validate` payload (`{"settings": …, "request": …}`).
-pub fn evaluate(payload: &[u8], read: &mut ReadResource) -> Outcome {
-    decide(payload, read).outcome
-}
-
-/// [`evaluate`], with the audit trail; a mutation is given as the whole Pod.
+/// Evaluates a `validate` payload (`{"settings": …, "request": …}`): the one
+/// entry point of the glue, the tests, policy-host and the fuzz targets.
 pub fn decide(payload: &[u8], read: &mut ReadResource) -> Decision {
-    let raw = decide_raw(payload, read);
-    let outcome = match raw.verdict {
-        Verdict::Accept { warnings } => Outcome::Accept { warnings },
-        Verdict::Reject {
-            code,
-            message,
-            warnings,
-        } => Outcome::Reject {
-            code,
-            message,
-            warnings,
-        },
-        Verdict::Mutate { object, warnings } => match serde_json::from_str(&object) {
-            Ok(object) => Outcome::Mutate { object, warnings },
-            Err(error) => reject(format!("the mutated Pod is not JSON: {error}"), warnings),
-        },
-    };
-    Decision {
-        outcome,
-        trail: raw.trail,
-    }
-}
-
-/// [`decide`], with the mutation as bytes: what the policy's glue sends.
-pub fn decide_raw(payload: &[u8], read: &mut ReadResource) -> RawDecision {
     match read_payload(payload) {
-        Some((settings, request)) => decide_request(&settings, &request, read),
-        // The one-pass reader gave up: serde says why, or reads what it could not.
-        None => decide_serde(payload, read),
-    }
-}
-
-/// [`decide_raw`] with serde reading the envelope (`settings` and the
-/// request's fields; the object is still read in one pass): what it falls
-/// back to, and what the tests hold the one-pass reader to.
-pub fn decide_serde(payload: &[u8], read: &mut ReadResource) -> RawDecision {
-    let payload = match serde_json::from_slice::<Payload>(payload) {
-        Ok(payload) => payload,
-        Err(error) => return cannot_parse(error.to_string()),
-    };
-    let Some(settings) = settings_of(payload.settings.map(RawValue::get)) else {
-        let raw = payload.settings.map_or("null", RawValue::get);
-        let error = serde_json::from_str(raw)
-            .map_err(|e| e.to_string())
-            .and_then(|value| Settings::from_json(&value));
-        return cannot_parse(error.err().unwrap_or_default());
-    };
-    let request = payload.request;
-    let object = match request.object {
-        Some(object) => match pod::read_pod(&mut Scanner::new(object.get())) {
-            Ok(object) => object,
-            Err(Invalid) => return cannot_parse("the object is not JSON".to_owned()),
+        Ok((settings, request)) => decide_request(&settings, &request, read),
+        Err(error) => Decision {
+            verdict: reject_verdict(
+                format!("cannot parse the validation request: {error}"),
+                Vec::new(),
+            ),
+            trail: None,
+            insertions: Vec::new(),
         },
-        None => Slot::Null(0),
-    };
-    let request = Request {
-        uid: request.uid.into(),
-        group: request.kind.group.into(),
-        version: request.kind.version.into(),
-        kind: request.kind.kind.into(),
-        operation: request.operation.into(),
-        namespace: request.namespace.into(),
-        sub_resource: request.sub_resource.into(),
-        object,
-    };
-    decide_request(&settings, &request, read)
-}
-
-fn cannot_parse(error: String) -> RawDecision {
-    RawDecision {
-        verdict: reject_verdict(
-            format!("cannot parse the validation request: {error}"),
-            Vec::new(),
-        ),
-        trail: None,
-        insertions: Vec::new(),
     }
 }
 
-/// The payload in one pass, or `None` where serde must have its say: not
-/// UTF-8 or not JSON, a field of the wrong type, a duplicate field serde
-/// refuses, settings that do not read.
-fn read_payload(payload: &[u8]) -> Option<(Rc<Settings>, Request<'_>)> {
-    let text = std::str::from_utf8(payload).ok()?;
+/// The payload in one pass, or what is wrong with it: not UTF-8, not JSON
+/// (where, and what was expected), a field of the wrong type or twice, or
+/// settings that do not read.
+fn read_payload(payload: &[u8]) -> Result<(Rc<Settings>, Request<'_>), String> {
+    let text = std::str::from_utf8(payload)
+        .map_err(|e| format!("not UTF-8 from byte {}", e.valid_up_to()))?;
     let mut s = Scanner::new(text);
     let mut settings = None;
     let mut request = None;
-    s.object(|s, key| match key.as_deref() {
-        Some("settings") => once(&mut settings, s.raw()?),
-        Some("request") => once(&mut request, read_request(s)?),
+    let read = s.object(|s, key| match key.as_deref() {
+        Some("settings") => once(s, &mut settings, |s| s.raw()),
+        Some("request") => once(s, &mut request, read_request),
         _ => s.skip().map(drop),
-    })
-    .ok()?;
-    s.end().ok()?;
-    Some((settings_of(settings)?, request?))
+    });
+    read.and_then(|_| s.end()).map_err(|e| e.to_string())?;
+    let request = request.ok_or("the request is missing")?;
+    Ok((settings_of(settings)?, request))
 }
 
-/// A field serde reads once: a second one is serde's "duplicate field" error.
-fn once<T>(slot: &mut Option<T>, value: T) -> scan::Read<()> {
-    match slot.replace(value) {
-        None => Ok(()),
-        Some(_) => Err(Invalid),
+/// A field read once: a second one is an error, as serde's "duplicate field".
+fn once<'a, T>(
+    s: &mut Scanner<'a>,
+    slot: &mut Option<T>,
+    read: impl FnOnce(&mut Scanner<'a>) -> scan::Read<T>,
+) -> scan::Read<()> {
+    if slot.is_some() {
+        return s.fail("no duplicate field");
     }
+    *slot = Some(read(s)?);
+    Ok(())
 }
 
 /// Marks `field` as read: a second one is serde's "duplicate field" error.
-fn first_time(seen: &mut u16, field: u16) -> scan::Read<()> {
+fn first_time(s: &Scanner, seen: &mut u16, field: u16) -> scan::Read<()> {
     if *seen & field != 0 {
-        return Err(Invalid);
+        return s.fail("no duplicate field");
     }
     *seen |= field;
     Ok(())
@@ -324,10 +200,13 @@ fn string_field<'a>(
     field: u16,
     slot: &mut Cow<'a, str>,
 ) -> scan::Read<()> {
-    first_time(seen, field)?;
-    match s.peek()? {
-        b'"' => *slot = s.string()?.ok_or(Invalid)?,
-        _ => return Err(Invalid),
+    first_time(s, seen, field)?;
+    if s.peek()? != b'"' {
+        return s.fail("a string");
+    }
+    match s.string()? {
+        Some(text) => *slot = text,
+        None => return s.fail("a string with valid escapes"),
     }
     Ok(())
 }
@@ -347,12 +226,12 @@ fn read_request<'a>(s: &mut Scanner<'a>) -> scan::Read<Request<'a>> {
             string_field(s, &mut seen, 8, &mut request.sub_resource)
         }
         Some("object") => {
-            first_time(&mut seen, 16)?;
+            first_time(s, &mut seen, 16)?;
             request.object = pod::read_pod(s)?;
             Ok(())
         }
         Some("kind") => {
-            first_time(&mut seen, 32)?;
+            first_time(s, &mut seen, 32)?;
             s.object(|s, key| match key.as_deref() {
                 Some("group") => string_field(s, &mut seen, 64, &mut request.group),
                 Some("version") => string_field(s, &mut seen, 128, &mut request.version),
@@ -366,9 +245,9 @@ fn read_request<'a>(s: &mut Scanner<'a>) -> scan::Read<Request<'a>> {
     Ok(request)
 }
 
-/// The settings of the request, read as serde reads them. Every request
-/// carries them, mostly the same bytes each time: the last ones are kept.
-fn settings_of(raw: Option<&str>) -> Option<Rc<Settings>> {
+/// The settings of the request, read as `validate_settings` reads them. Every
+/// request carries them, mostly the same bytes each time: the last ones are kept.
+fn settings_of(raw: Option<&str>) -> Result<Rc<Settings>, String> {
     thread_local! {
         static LAST: RefCell<Option<(String, Rc<Settings>)>> = const { RefCell::new(None) };
     }
@@ -378,22 +257,18 @@ fn settings_of(raw: Option<&str>) -> Option<Rc<Settings>> {
             .filter(|(text, _)| text == raw)
             .map(|(_, settings)| settings.clone())
     });
-    if known.is_some() {
-        return known;
+    if let Some(settings) = known {
+        return Ok(settings);
     }
-    let value = serde_json::from_str(raw).ok()?;
-    let settings = Rc::new(Settings::from_json(&value).ok()?);
+    let value = serde_json::from_str(raw).map_err(|e| e.to_string())?;
+    let settings = Rc::new(Settings::from_json(&value)?);
     LAST.set(Some((raw.to_owned(), settings.clone())));
-    Some(settings)
+    Ok(settings)
 }
 
-pub fn decide_request(
-    settings: &Settings,
-    request: &Request,
-    read: &mut ReadResource,
-) -> RawDecision {
+fn decide_request(settings: &Settings, request: &Request, read: &mut ReadResource) -> Decision {
     if !is_pod_creation(request) {
-        return RawDecision {
+        return Decision {
             verdict: Verdict::Accept {
                 warnings: Vec::new(),
             },
@@ -402,7 +277,7 @@ pub fn decide_request(
         };
     }
     let (verdict, trail, insertions) = decide_pod(settings, request, read);
-    RawDecision {
+    Decision {
         verdict,
         trail: Some(trail),
         insertions,
@@ -526,14 +401,6 @@ fn is_pod_creation(request: &Request) -> bool {
         && request.sub_resource.is_empty()
 }
 
-fn reject(message: String, warnings: Vec<String>) -> Outcome {
-    Outcome::Reject {
-        code: 400,
-        message,
-        warnings,
-    }
-}
-
 fn reject_verdict(message: String, warnings: Vec<String>) -> Verdict {
     Verdict::Reject {
         code: 400,
@@ -576,89 +443,55 @@ fn read_service_account(
     }
 }
 
-/// Only the annotations of the ServiceAccount matter; read nothing else.
-#[derive(Deserialize)]
-struct ServiceAccountView {
-    kind: Option<String>,
-    metadata: Option<MetadataView>,
-}
-
-#[derive(Deserialize)]
-struct MetadataView {
-    annotations: Option<BTreeMap<String, Value>>,
-}
-
-/// The ServiceAccount's annotations under `prefix`, read in one pass; serde
-/// reads the answers that pass gives up on, and says what is wrong with them.
+/// The ServiceAccount's annotations under `prefix`, read in one pass; only
+/// they matter, nothing else is read.
 pub fn service_account_annotations(raw: &[u8], prefix: &str) -> Result<Annotations, String> {
-    if let Some(read) = read_service_account_fast(raw, prefix) {
-        return read;
-    }
-    let view: ServiceAccountView = serde_json::from_slice(raw)
-        .map_err(|e| format!("the host's answer is not a ServiceAccount ({e})"))?;
-    if let Some(kind) = view.kind.filter(|k| k != "ServiceAccount") {
-        return Err(not_a_service_account(&kind));
-    }
+    let not_one = |e: String| format!("the host's answer is not a ServiceAccount ({e})");
+    let text = std::str::from_utf8(raw).map_err(|e| not_one(e.to_string()))?;
+    let mut s = Scanner::new(text);
+    let mut kind = None;
+    let mut metadata = None;
     let mut annotations = Annotations::default();
-    let all = view.metadata.and_then(|m| m.annotations);
-    for (key, value) in all.iter().flatten() {
-        annotations.keep(prefix, key, value.as_str());
+    let read = s.object(|s, key| match key.as_deref() {
+        Some("kind") => once(s, &mut kind, |s| s.text_value()),
+        Some("metadata") => once(s, &mut metadata, |s| {
+            read_annotations(s, &mut |key, value| annotations.keep(prefix, key, value))
+        }),
+        _ => s.skip().map(drop),
+    });
+    read.and_then(|_| s.end())
+        .map_err(|e| not_one(e.to_string()))?;
+    match kind.flatten().filter(|kind| kind != "ServiceAccount") {
+        Some(kind) => Err(format!(
+            "the host answered with a {kind}, not a ServiceAccount"
+        )),
+        None => Ok(annotations),
     }
-    Ok(annotations)
 }
 
-fn not_a_service_account(kind: &str) -> String {
-    format!("the host answered with a {kind}, not a ServiceAccount")
-}
-
-/// `None` wherever serde could read the answer differently or fail on it.
-fn read_service_account_fast(raw: &[u8], prefix: &str) -> Option<Result<Annotations, String>> {
-    let mut s = Scanner::new(std::str::from_utf8(raw).ok()?);
-    let (mut kind, mut metadata) = (None, None);
-    let mut annotations = Annotations::default();
-    let mut read_annotations = |s: &mut Scanner| {
-        s.object(|s, key| {
-            let value = s.text_value()?;
-            annotations.keep(prefix, &key.ok_or(Invalid)?, value.as_deref());
-            Ok(())
-        })
-        .map(drop)
-    };
+/// `metadata.annotations` of an object (`null` or absent: none), each
+/// string-or-not value handed to `keep`.
+fn read_annotations(s: &mut Scanner, keep: &mut dyn FnMut(&str, Option<&str>)) -> scan::Read<()> {
+    if s.peek()? == b'n' {
+        return s.skip().map(drop);
+    }
+    let mut seen = None;
     s.object(|s, key| match key.as_deref() {
-        Some("kind") => match s.peek()? {
-            b'"' => once(&mut kind, s.string()?.ok_or(Invalid)?),
-            b'n' => once(&mut kind, Cow::Borrowed("ServiceAccount")).and(s.skip().map(drop)),
-            _ => Err(Invalid),
-        },
-        Some("metadata") => {
-            once(&mut metadata, ())?;
-            if s.peek()? == b'n' {
-                return s.skip().map(drop);
-            }
-            let mut seen = None;
-            s.object(|s, key| match key.as_deref() {
-                Some("annotations") => {
-                    once(&mut seen, ())?;
-                    match s.peek()? {
-                        b'n' => s.skip().map(drop),
-                        _ => read_annotations(s),
-                    }
-                }
-                _ => s.skip().map(drop),
+        Some("annotations") if s.peek()? == b'n' => once(s, &mut seen, |s| s.skip().map(drop)),
+        Some("annotations") => once(s, &mut seen, |s| {
+            s.object(|s, key| {
+                let value = s.text_value()?;
+                let Some(key) = key else {
+                    return s.fail("a key with valid escapes");
+                };
+                keep(&key, value.as_deref());
+                Ok(())
             })
             .map(drop)
-        }
+        }),
         _ => s.skip().map(drop),
     })
-    .ok()?;
-    // serde builds the annotations' values as trees, with its nesting limit.
-    if s.end().is_err() || s.deepest() > scan::MAX_DEPTH {
-        return None;
-    }
-    Some(match kind.filter(|kind| kind != "ServiceAccount") {
-        Some(kind) => Err(not_a_service_account(&kind)),
-        None => Ok(annotations),
-    })
+    .map(drop)
 }
 
 fn first_line(error: &str) -> String {

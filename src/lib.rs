@@ -1,7 +1,7 @@
 //! aws-pod-identity-policy: a Kubewarden policy that gives Pods AWS credentials
 //! the way the EKS pod-identity-webhook does. This file is the waPC glue: it
 //! registers the entry points, performs the one host call (reading the
-//! ServiceAccount) and serializes responses. Everything else is pure.
+//! ServiceAccount) and writes the one answer. Everything else is pure.
 
 pub mod admission;
 pub mod identity;
@@ -13,12 +13,11 @@ pub mod settings;
 
 use guest::prelude::*;
 use kubewarden_policy_sdk::host_capabilities::kubernetes::GetResourceRequest;
-use kubewarden_policy_sdk::response::ValidationResponse;
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 use kubewarden_policy_sdk::wapc_guest as guest;
 use kubewarden_policy_sdk::{protocol_version_guest, wapc_guest};
 
-use admission::{Decision, Outcome, RawDecision, Verdict};
+use admission::{Decision, Verdict};
 use scan::push_quoted;
 use settings::Settings;
 
@@ -33,8 +32,8 @@ pub extern "C" fn wapc_init() {
 }
 
 fn validate(payload: &[u8]) -> CallResult {
-    let decision = admission::decide_raw(payload, &mut read_from_host);
-    Ok(raw_answer(decision))
+    let decision = admission::decide(payload, &mut read_from_host);
+    Ok(answer(&decision))
 }
 
 /// Never a guest error: invalid settings are a `valid: false` answer with a
@@ -60,20 +59,13 @@ fn read_from_host(request: &GetResourceRequest) -> Result<Vec<u8>, String> {
         .map_err(|e| e.to_string())
 }
 
-/// The response to a decision: [`response`] with the audit trail as the
-/// response's `audit_annotations`.
-pub fn answer(decision: Decision) -> ValidationResponse {
-    let mut answer = response(decision.outcome);
-    answer.audit_annotations = decision
-        .trail
-        .map(|trail| trail.annotations().into_iter().collect());
-    answer
-}
-
-/// The response's JSON, written by hand around the mutated object's bytes so
-/// that the Pod is never parsed into a tree nor serialised again.
-pub fn raw_answer(decision: RawDecision) -> Vec<u8> {
-    let (accepted, message, code, object, warnings) = match decision.verdict {
+/// The response (the SDK's `ValidationResponse` fields), written by hand
+/// around the mutated object's bytes so that the Pod is never parsed into a
+/// tree nor serialised again. Warnings are deduplicated (first occurrence
+/// kept) and capped at [`MAX_WARNINGS`]; the audit trail is the response's
+/// `audit_annotations`.
+pub fn answer(decision: &Decision) -> Vec<u8> {
+    let (accepted, message, code, object, warnings) = match &decision.verdict {
         Verdict::Accept { warnings } => (true, None, None, None, warnings),
         Verdict::Mutate { object, warnings } => (true, None, None, Some(object), warnings),
         Verdict::Reject {
@@ -82,12 +74,12 @@ pub fn raw_answer(decision: RawDecision) -> Vec<u8> {
             warnings,
         } => (false, Some(message), Some(code), None, warnings),
     };
-    let size = object.as_ref().map_or(0, String::len) + 512;
+    let size = object.map_or(0, |o| o.len()) + 512;
     let mut out = String::with_capacity(size);
     out.push('{');
     if let Some(object) = object {
         out.push_str("\"mutated_object\":");
-        out.push_str(&object);
+        out.push_str(object);
         out.push(',');
     }
     out.push_str(match accepted {
@@ -96,13 +88,13 @@ pub fn raw_answer(decision: RawDecision) -> Vec<u8> {
     });
     if let Some(message) = message {
         out.push_str(",\"message\":");
-        push_quoted(&mut out, &message);
+        push_quoted(&mut out, message);
     }
     if let Some(code) = code {
         out.push_str(",\"code\":");
         out.push_str(&code.to_string());
     }
-    if let Some(trail) = decision.trail {
+    if let Some(trail) = &decision.trail {
         out.push_str(",\"audit_annotations\":{");
         for (i, (key, value)) in trail.entries().enumerate() {
             out.push_str(if i == 0 { "\"" } else { ",\"" });
@@ -124,35 +116,12 @@ pub fn raw_answer(decision: RawDecision) -> Vec<u8> {
     out.into_bytes()
 }
 
-fn unique_warnings(warnings: Vec<String>) -> Vec<String> {
-    let mut unique: Vec<String> = Vec::new();
+fn unique_warnings(warnings: &[String]) -> Vec<&str> {
+    let mut unique: Vec<&str> = Vec::new();
     for warning in warnings {
-        if unique.len() < MAX_WARNINGS && !unique.contains(&warning) {
+        if unique.len() < MAX_WARNINGS && !unique.contains(&warning.as_str()) {
             unique.push(warning);
         }
     }
     unique
-}
-
-/// Turns an outcome into the SDK's response; warnings are deduplicated (first
-/// occurrence kept) and capped at [`MAX_WARNINGS`].
-pub fn response(outcome: Outcome) -> ValidationResponse {
-    let (accepted, message, code, mutated_object, warnings) = match outcome {
-        Outcome::Accept { warnings } => (true, None, None, None, warnings),
-        Outcome::Mutate { object, warnings } => (true, None, None, Some(object), warnings),
-        Outcome::Reject {
-            code,
-            message,
-            warnings,
-        } => (false, Some(message), Some(code), None, warnings),
-    };
-    let unique = unique_warnings(warnings);
-    ValidationResponse {
-        accepted,
-        message,
-        code,
-        mutated_object,
-        audit_annotations: None,
-        warnings: (!unique.is_empty()).then_some(unique),
-    }
 }

@@ -239,10 +239,7 @@ pub fn read_pod<'a>(s: &mut Scanner<'a>) -> Read<Slot<Pod<'a>>> {
     if let Slot::Found(pod) = &mut pod {
         pod.depth = depth;
         pod.base = start;
-        pod.text = s
-            .text()
-            .get(start..pod.span.close + 1)
-            .ok_or(scan::Invalid)?;
+        pod.text = s.text().get(start..pod.span.close + 1).unwrap_or_default();
     }
     Ok(pod)
 }

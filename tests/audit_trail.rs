@@ -7,7 +7,6 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use aws_pod_identity_policy::admission::Outcome;
 use common::*;
 use serde_json::{Value, json};
 
@@ -235,7 +234,8 @@ fn the_response_carries_the_annotations() {
         &serde_json::to_vec(&json!({"settings": {}, "request": create(pod(json!({})))})).unwrap(),
         &mut |_| Ok(serde_json::to_vec(&sa_with_role().unwrap()).unwrap()),
     );
-    let response = aws_pod_identity_policy::answer(run);
+    let response: kubewarden_policy_sdk::response::ValidationResponse =
+        serde_json::from_slice(&aws_pod_identity_policy::answer(&run)).unwrap();
     let annotations = response.audit_annotations.unwrap();
     assert_eq!(annotations["identity"], "web-identity");
     assert_eq!(annotations["role-arn"], ROLE);

@@ -4,7 +4,6 @@
 
 mod common;
 
-use aws_pod_identity_policy::admission::Outcome;
 use common::*;
 use serde_json::{Value, json};
 
@@ -91,12 +90,13 @@ fn a_listed_name_that_matches_no_container_gives_one_warning() {
         pod(three_containers()),
         json!({"eks.amazonaws.com/include-containers": "app,ghost,ghost", "eks.amazonaws.com/skip-containers": "phantom"}),
     ));
-    // Through the SDK response, which gives each warning once.
-    let response = aws_pod_identity_policy::response(
-        evaluate(&json!({}), &request, &[sa_with_role()]).outcome,
-    );
+    // The answer gives each warning once.
+    let warnings = match evaluate(&json!({}), &request, &[sa_with_role()]).outcome {
+        Outcome::Mutate { warnings, .. } => warnings,
+        other => panic!("unexpected {other:?}"),
+    };
     assert_eq!(
-        response.warnings.unwrap(),
+        warnings,
         vec![
             "container \"ghost\" named in annotation eks.amazonaws.com/include-containers matches no container or init container",
             "container \"phantom\" named in annotation eks.amazonaws.com/skip-containers matches no container or init container",

@@ -3,7 +3,6 @@
 
 mod common;
 
-use aws_pod_identity_policy::admission::Outcome;
 use aws_pod_identity_policy::identity::spread_expiration;
 use common::*;
 use serde_json::{Value, json};

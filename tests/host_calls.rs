@@ -3,9 +3,10 @@
 
 mod common;
 
-use aws_pod_identity_policy::admission::Outcome;
-use aws_pod_identity_policy::response;
+use aws_pod_identity_policy::admission::{Decision, Verdict};
+use aws_pod_identity_policy::answer;
 use common::*;
+use kubewarden_policy_sdk::response::ValidationResponse;
 use serde_json::json;
 
 /// (name, namespace, disable_cache) of each call.
@@ -116,7 +117,7 @@ fn an_unparseable_payload_is_a_400_not_a_guest_error() {
         b"[1,2]".to_vec(),
         deep.into_bytes(),
     ] {
-        let outcome = aws_pod_identity_policy::admission::evaluate(&payload, &mut read);
+        let (outcome, _) = common::decide(&payload, &mut read);
         match outcome {
             Outcome::Reject {
                 code: 400, message, ..
@@ -129,11 +130,21 @@ fn an_unparseable_payload_is_a_400_not_a_guest_error() {
     }
 }
 
+/// The answer of `verdict`, read as the SDK's `ValidationResponse` (as the host reads it).
+fn response(verdict: Verdict) -> ValidationResponse {
+    let decision = Decision {
+        verdict,
+        trail: None,
+        insertions: Vec::new(),
+    };
+    serde_json::from_slice(&answer(&decision)).unwrap()
+}
+
 #[test]
 fn responses_dedupe_warnings_and_carry_at_most_ten() {
     let warnings: Vec<String> = (0..15).map(|i| format!("w{}", i % 12)).collect();
-    let response = response(Outcome::Mutate {
-        object: json!({"a": 1}),
+    let response = response(Verdict::Mutate {
+        object: r#"{"a": 1}"#.to_owned(),
         warnings,
     });
     let expected: Vec<String> = (0..10).map(|i| format!("w{i}")).collect();
@@ -144,14 +155,14 @@ fn responses_dedupe_warnings_and_carry_at_most_ten() {
 
 #[test]
 fn responses_map_each_outcome_to_the_sdk_fields() {
-    let accept = response(Outcome::Accept { warnings: vec![] });
+    let accept = response(Verdict::Accept { warnings: vec![] });
     assert!(
         accept.accepted
             && accept.mutated_object.is_none()
             && accept.warnings.is_none()
             && accept.code.is_none()
     );
-    let reject = response(Outcome::Reject {
+    let reject = response(Verdict::Reject {
         code: 400,
         message: "spec is missing".to_owned(),
         warnings: vec!["w".to_owned()],

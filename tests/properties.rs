@@ -5,7 +5,8 @@
 
 mod common;
 
-use aws_pod_identity_policy::admission::{self, Outcome};
+use aws_pod_identity_policy::admission;
+use common::Outcome;
 use common::{Answer, evaluate};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -404,42 +405,6 @@ fn odd_text(pod: &Value, form: u8) -> String {
     }
 }
 
-/// The one-pass reader decides exactly as serde's reading of the envelope does.
-fn reads_as_serde(settings: &Value, pod_text: &str, answer: &Answer) -> Result<(), String> {
-    let request = common::create(json!("OBJECT"));
-    let payload = serde_json::to_string(&json!({"settings": settings, "request": request}))
-        .unwrap()
-        .replace("\"OBJECT\"", pod_text);
-    let run = |decide: fn(&[u8], &mut admission::ReadResource) -> admission::RawDecision| {
-        let mut calls = 0;
-        let mut read = |_: &_| {
-            calls += 1;
-            match (calls, answer) {
-                (1..=2, Ok(value)) => Ok(serde_json::to_vec(value).unwrap()),
-                (1..=2, Err(message)) => Err(message.clone()),
-                _ => Err("no more answers".to_owned()),
-            }
-        };
-        decide(payload.as_bytes(), &mut read)
-    };
-    let (one_pass, serde) = (run(admission::decide_raw), run(admission::decide_serde));
-    match one_pass == serde {
-        true => Ok(()),
-        false => Err(format!("one pass: {one_pass:?}\nserde: {serde:?}")),
-    }
-}
-
-#[test]
-fn the_one_pass_reader_decides_as_serde_reads() {
-    let mut runner = runner();
-    let strategy = (settings(), pod(), service_account(), 0u8..8);
-    runner
-        .run(&strategy, |(settings, pod, answer, form)| {
-            reads_as_serde(&settings, &odd_text(&pod, form), &answer).map_err(TestCaseError::fail)
-        })
-        .unwrap();
-}
-
 /// The mutated object is the original with insertions only: cutting each
 /// inserted text out of it gives the original bytes back exactly.
 fn only_inserts(settings: &Value, pod_text: &str, answer: &Answer) -> Result<(), String> {
@@ -457,7 +422,7 @@ fn only_inserts(settings: &Value, pod_text: &str, answer: &Answer) -> Result<(),
             None => Err("no more answers".to_owned()),
         }
     };
-    let decision = admission::decide_raw(payload.as_bytes(), &mut read);
+    let decision = admission::decide(payload.as_bytes(), &mut read);
     let admission::Verdict::Mutate { object, .. } = decision.verdict else {
         return Ok(());
     };

@@ -4,7 +4,6 @@
 
 mod common;
 
-use aws_pod_identity_policy::admission::Outcome;
 use common::*;
 use serde_json::{Value, json};
 

@@ -1,8 +1,8 @@
 //! The fuzz targets' bodies, free of libFuzzer so that `tests/fuzz_corpus.rs`
 //! replays the committed corpus with plain `cargo test` on stable.
 
-use aws_pod_identity_policy::admission::{Outcome, evaluate};
-use aws_pod_identity_policy::settings_response;
+use aws_pod_identity_policy::admission::{Verdict, decide};
+use aws_pod_identity_policy::{answer, settings_response};
 use serde_json::{Map, Value, json};
 
 const SERVICE_ACCOUNT: &str = r#"{"kind":"ServiceAccount","metadata":{"annotations":{"eks.amazonaws.com/role-arn":"arn:aws:iam::111122223333:role/app","eks.amazonaws.com/sts-regional-endpoints":"true"}}}"#;
@@ -12,7 +12,11 @@ const SERVICE_ACCOUNT: &str = r#"{"kind":"ServiceAccount","metadata":{"annotatio
 pub fn validate_bytes(data: &[u8]) {
     let _ = settings_response(data);
     let mut read = |_: &_| -> Result<Vec<u8>, String> { Ok(SERVICE_ACCOUNT.as_bytes().to_vec()) };
-    let _ = evaluate(data, &mut read);
+    let answer = answer(&decide(data, &mut read));
+    assert!(
+        serde_json::from_slice::<Value>(&answer).is_ok(),
+        "the answer is not JSON"
+    );
 }
 
 /// Structure-aware: the bytes drive a generator of Pod-shaped JSON built from
@@ -29,12 +33,13 @@ pub fn pod_json(data: &[u8]) {
         let payload = json!({"settings": settings, "request": {"uid": "u", "operation": "CREATE",
             "kind": {"group": "", "version": "v1", "kind": "Pod"}, "namespace": "team-a", "object": object}});
         let mut read = |_: &_| -> Result<Vec<u8>, String> { Ok(answer.as_bytes().to_vec()) };
-        evaluate(payload.to_string().as_bytes(), &mut read)
+        decide(payload.to_string().as_bytes(), &mut read).verdict
     };
-    if let Outcome::Mutate { object, .. } = run(&pod) {
+    if let Verdict::Mutate { object, .. } = run(&pod) {
+        let object: Value = serde_json::from_str(&object).expect("the mutated object is JSON");
         assert!(object.is_object(), "the mutated object is not an object");
         assert!(
-            !matches!(run(&object), Outcome::Mutate { .. }),
+            !matches!(run(&object), Verdict::Mutate { .. }),
             "not idempotent: {pod} -> {object}"
         );
     }

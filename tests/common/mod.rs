@@ -2,7 +2,7 @@
 //! runner that stands in for the host with a list of recorded answers.
 #![allow(dead_code)]
 
-use aws_pod_identity_policy::admission::{self, Outcome};
+use aws_pod_identity_policy::admission;
 use kubewarden_policy_sdk::host_capabilities::kubernetes::GetResourceRequest;
 use serde_json::{Value, json};
 
@@ -89,6 +89,62 @@ pub fn default_injected() -> Value {
     )
 }
 
+/// What the policy answered, read back from the answer's bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Accept {
+        warnings: Vec<String>,
+    },
+    Mutate {
+        object: Value,
+        warnings: Vec<String>,
+    },
+    Reject {
+        code: u16,
+        message: String,
+        warnings: Vec<String>,
+    },
+}
+
+impl Outcome {
+    /// The outcome of the answer the policy writes (the SDK's `ValidationResponse`).
+    pub fn of_answer(answer: &[u8]) -> Outcome {
+        let answer: Value = serde_json::from_slice(answer).expect("the answer is JSON");
+        let warnings = answer["warnings"]
+            .as_array()
+            .map(|w| w.iter().map(|w| w.as_str().unwrap().to_owned()).collect())
+            .unwrap_or_default();
+        match (answer["accepted"].as_bool(), answer.get("mutated_object")) {
+            (Some(true), Some(object)) => Outcome::Mutate {
+                object: object.clone(),
+                warnings,
+            },
+            (Some(true), None) => Outcome::Accept { warnings },
+            _ => Outcome::Reject {
+                code: answer["code"].as_u64().unwrap() as u16,
+                message: answer["message"].as_str().unwrap().to_owned(),
+                warnings,
+            },
+        }
+    }
+}
+
+/// Evaluates a whole `validate` payload; the outcome and the answer's audit annotations.
+pub fn decide(
+    payload: &[u8],
+    read: &mut admission::ReadResource,
+) -> (Outcome, Option<std::collections::BTreeMap<String, String>>) {
+    let answer = aws_pod_identity_policy::answer(&admission::decide(payload, read));
+    let audit = serde_json::from_slice::<Value>(&answer).unwrap()["audit_annotations"]
+        .as_object()
+        .map(|a| {
+            a.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+                .collect()
+        });
+    (Outcome::of_answer(&answer), audit)
+}
+
 pub struct Run {
     pub outcome: Outcome,
     pub calls: Vec<GetResourceRequest>,
@@ -116,10 +172,9 @@ pub fn evaluate(settings: &Value, request: &Value, answers: &[Answer]) -> Run {
             None => Err("no more answers".to_owned()),
         }
     };
-    let decision = admission::decide(&payload, &mut read);
-    let audit = decision.trail.as_ref().map(|trail| trail.annotations());
+    let (outcome, audit) = decide(&payload, &mut read);
     Run {
-        outcome: decision.outcome,
+        outcome,
         calls,
         audit,
     }
