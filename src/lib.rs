@@ -1,13 +1,21 @@
 //! aws-pod-identity-policy: a Kubewarden policy that gives Pods AWS credentials
 //! the way the EKS pod-identity-webhook does. This file is the waPC glue: it
-//! registers the entry points, performs the one host call (reading the
-//! ServiceAccount) and writes the one answer. Everything else is pure.
+//! registers the entry points and performs the one host call (reading the
+//! ServiceAccount). Everything else is pure. The flow of one request, each
+//! module using only those listed above it:
+//! `scan` (the JSON reader), `parse` (Go's small parsers), `settings`,
+//! `pod` (the Pod's skeleton and facts), `request` (the envelope and the
+//! ServiceAccount answer), `identity` (which identity, which values),
+//! `inject` (the plan of insertions), `answer` (verdict, audit trail, the one
+//! response writer), `admission` (the one entry point, `decide`).
 
 pub mod admission;
+pub mod answer;
 pub mod identity;
 pub mod inject;
 pub mod parse;
 pub mod pod;
+pub mod request;
 pub mod scan;
 pub mod settings;
 
@@ -17,12 +25,8 @@ use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 use kubewarden_policy_sdk::wapc_guest as guest;
 use kubewarden_policy_sdk::{protocol_version_guest, wapc_guest};
 
-use admission::{Decision, Verdict};
-use scan::push_quoted;
+pub use answer::{MAX_WARNINGS, answer};
 use settings::Settings;
-
-/// A response carries at most this many warnings (`kubectl` prints them all).
-pub const MAX_WARNINGS: usize = 10;
 
 #[unsafe(no_mangle)]
 pub extern "C" fn wapc_init() {
@@ -57,71 +61,4 @@ fn read_from_host(request: &GetResourceRequest) -> Result<Vec<u8>, String> {
     let message = serde_json::to_vec(request).map_err(|e| e.to_string())?;
     wapc_guest::host_call("kubewarden", "kubernetes", "get_resource", &message)
         .map_err(|e| e.to_string())
-}
-
-/// The response (the SDK's `ValidationResponse` fields), written by hand
-/// around the mutated object's bytes so that the Pod is never parsed into a
-/// tree nor serialised again. Warnings are deduplicated (first occurrence
-/// kept) and capped at [`MAX_WARNINGS`]; the audit trail is the response's
-/// `audit_annotations`.
-pub fn answer(decision: &Decision) -> Vec<u8> {
-    let (accepted, message, code, object, warnings) = match &decision.verdict {
-        Verdict::Accept { warnings } => (true, None, None, None, warnings),
-        Verdict::Mutate { object, warnings } => (true, None, None, Some(object), warnings),
-        Verdict::Reject {
-            code,
-            message,
-            warnings,
-        } => (false, Some(message), Some(code), None, warnings),
-    };
-    let size = object.map_or(0, |o| o.len()) + 512;
-    let mut out = String::with_capacity(size);
-    out.push('{');
-    if let Some(object) = object {
-        out.push_str("\"mutated_object\":");
-        out.push_str(object);
-        out.push(',');
-    }
-    out.push_str(match accepted {
-        true => "\"accepted\":true",
-        false => "\"accepted\":false",
-    });
-    if let Some(message) = message {
-        out.push_str(",\"message\":");
-        push_quoted(&mut out, message);
-    }
-    if let Some(code) = code {
-        out.push_str(",\"code\":");
-        out.push_str(&code.to_string());
-    }
-    if let Some(trail) = &decision.trail {
-        out.push_str(",\"audit_annotations\":{");
-        for (i, (key, value)) in trail.entries().enumerate() {
-            out.push_str(if i == 0 { "\"" } else { ",\"" });
-            out.push_str(key);
-            out.push_str("\":");
-            push_quoted(&mut out, &value);
-        }
-        out.push('}');
-    }
-    let warnings = unique_warnings(warnings);
-    for (i, warning) in warnings.iter().enumerate() {
-        out.push_str(if i == 0 { ",\"warnings\":[" } else { "," });
-        push_quoted(&mut out, warning);
-    }
-    if !warnings.is_empty() {
-        out.push(']');
-    }
-    out.push('}');
-    out.into_bytes()
-}
-
-fn unique_warnings(warnings: &[String]) -> Vec<&str> {
-    let mut unique: Vec<&str> = Vec::new();
-    for warning in warnings {
-        if unique.len() < MAX_WARNINGS && !unique.contains(&warning.as_str()) {
-            unique.push(warning);
-        }
-    }
-    unique
 }

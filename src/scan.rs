@@ -424,13 +424,6 @@ fn plain_run(bytes: &[u8], mut at: usize) -> usize {
     at
 }
 
-/// A JSON string literal.
-pub fn quoted(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    push_quoted(&mut out, s);
-    out
-}
-
 /// Appends `s` as a JSON string literal (escaped as serde_json escapes).
 pub fn push_quoted(out: &mut String, s: &str) {
     let bytes = s.as_bytes();
