@@ -33,7 +33,7 @@ MISSING_CLUSTER_TOOLS := $(strip $(foreach tool,$(CLUSTER_TOOLS),$(if $(shell co
 WASM_TARGET = @if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx wasm32-wasip1; then \
 	  echo "adding the wasm32-wasip1 target with rustup..."; rustup target add wasm32-wasip1 || exit 1; fi
 
-.PHONY: all host bench-host fmt lint unit-tests test test-tools e2e-tests cluster-test cluster-test-if-tools run bench fuzz irsa-oidc artifacthub clean
+.PHONY: all host bench-host bench-reader fmt lint unit-tests test test-tools e2e-tests cluster-test cluster-test-if-tools run bench fuzz irsa-oidc artifacthub clean
 
 all: policy.wasm
 
@@ -141,6 +141,10 @@ bench: policy.wasm floor-policy.wasm typed-policy.wasm bench-host
 	  -r benches/pods/small.json -r benches/pods/typical.json -r benches/pods/large.json \
 	  --allow-context-aware --replay-host-capabilities-interactions benches/session.yml \
 	  --baseline floor=floor-policy.wasm --baseline typed=typed-policy.wasm policy.wasm
+
+# The reader decision's measurement (README, Performance): native, optimised, printed.
+bench-reader:
+	$(CARGO) test --locked --release -p aws-pod-identity-policy --test reader_cost -- --ignored --nocapture
 
 FUZZ_SECONDS ?= 300
 # Both fuzz targets, FUZZ_SECONDS each (needs the nightly toolchain and cargo-fuzz).
