@@ -9,6 +9,50 @@ use crate::parse;
 use crate::pod::{Annotations, PodFacts};
 use crate::settings::{ContainerCredentials, RoleMapping, RoleSessionName, Settings};
 
+/// The rules the settings give that the decision applies: the mappings'
+/// precedence, the role allow-list and the expiration clamps.
+trait Rules {
+    fn mapping_for(&self, namespace: &str, service_account: &str) -> Option<(&str, &RoleMapping)>;
+    fn exact_mapping(&self, namespace: &str, service_account: &str) -> Option<&RoleMapping>;
+    fn allows_role(&self, role: &str) -> bool;
+    fn clamp_expiration(&self, seconds: i64) -> i64;
+}
+
+impl Rules for Settings {
+    /// The static mapping for a ServiceAccount, with the key that matched:
+    /// the exact key, then `*/<sa>`.
+    fn mapping_for(&self, namespace: &str, service_account: &str) -> Option<(&str, &RoleMapping)> {
+        [
+            format!("{namespace}/{service_account}"),
+            format!("*/{service_account}"),
+        ]
+        .iter()
+        .find_map(|key| self.service_account_roles.get_key_value(key))
+        .map(|(key, mapping)| (key.as_str(), mapping))
+    }
+
+    fn exact_mapping(&self, namespace: &str, service_account: &str) -> Option<&RoleMapping> {
+        self.service_account_roles
+            .get(&format!("{namespace}/{service_account}"))
+    }
+
+    /// Whether `allowedRoleArns` lets `role` through (an empty list allows any role).
+    fn allows_role(&self, role: &str) -> bool {
+        self.allowed_role_arns.is_empty()
+            || self
+                .allowed_role_arns
+                .iter()
+                .any(|pattern| parse::glob_match(pattern, role))
+    }
+
+    /// Clamps an expiration to `[minTokenExpiration, maxTokenExpiration]`.
+    fn clamp_expiration(&self, seconds: i64) -> i64 {
+        let raised = seconds.max(self.min_token_expiration);
+        self.max_token_expiration
+            .map_or(raised, |max| raised.min(max))
+    }
+}
+
 /// What the policy learnt about the Pod's ServiceAccount.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ServiceAccountLookup {

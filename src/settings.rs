@@ -12,17 +12,8 @@ use serde_json::Value;
 
 use crate::parse;
 
-pub const DEFAULT_PREFIX: &str = "eks.amazonaws.com";
-pub const DEFAULT_AUDIENCE: &str = "sts.amazonaws.com";
-pub const DEFAULT_EXPIRATION: i64 = 86400;
 /// The API server refuses projected tokens that live less than ten minutes.
 pub const API_SERVER_MIN_EXPIRATION: i64 = 600;
-pub const DEFAULT_MOUNT_PATH: &str = "/var/run/secrets/eks.amazonaws.com/serviceaccount";
-pub const DEFAULT_CC_URI: &str = "http://169.254.170.23/v1/credentials";
-pub const DEFAULT_CC_AUDIENCE: &str = "pods.eks.amazonaws.com";
-pub const DEFAULT_CC_MOUNT_PATH: &str = "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount";
-pub const DEFAULT_CC_VOLUME: &str = "eks-pod-identity-token";
-pub const DEFAULT_CC_TOKEN_PATH: &str = "eks-pod-identity-token";
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
@@ -110,12 +101,12 @@ pub struct ServiceAccountRef {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            annotation_prefix: DEFAULT_PREFIX.to_owned(),
-            token_audience: DEFAULT_AUDIENCE.to_owned(),
-            token_expiration: DEFAULT_EXPIRATION,
+            annotation_prefix: "eks.amazonaws.com".to_owned(),
+            token_audience: "sts.amazonaws.com".to_owned(),
+            token_expiration: 86400,
             min_token_expiration: API_SERVER_MIN_EXPIRATION,
             max_token_expiration: None,
-            token_mount_path: DEFAULT_MOUNT_PATH.to_owned(),
+            token_mount_path: "/var/run/secrets/eks.amazonaws.com/serviceaccount".to_owned(),
             aws_default_region: String::new(),
             sts_regional_endpoints: false,
             lookup_service_accounts: true,
@@ -135,63 +126,43 @@ impl Default for ContainerCredentials {
     fn default() -> Self {
         ContainerCredentials {
             identities: Vec::new(),
-            full_uri: DEFAULT_CC_URI.to_owned(),
-            audience: DEFAULT_CC_AUDIENCE.to_owned(),
-            mount_path: DEFAULT_CC_MOUNT_PATH.to_owned(),
-            volume_name: DEFAULT_CC_VOLUME.to_owned(),
-            token_path: DEFAULT_CC_TOKEN_PATH.to_owned(),
+            full_uri: "http://169.254.170.23/v1/credentials".to_owned(),
+            audience: "pods.eks.amazonaws.com".to_owned(),
+            mount_path: "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount".to_owned(),
+            volume_name: "eks-pod-identity-token".to_owned(),
+            token_path: "eks-pod-identity-token".to_owned(),
         }
     }
 }
 
 /// Every setting the policy accepts, in the struct's order (documentation
 /// checks use these lists; a test holds each to its struct).
+#[rustfmt::skip]
 pub const SETTING_NAMES: &[&str] = &[
-    "annotationPrefix",
-    "tokenAudience",
-    "tokenExpiration",
-    "minTokenExpiration",
-    "maxTokenExpiration",
-    "tokenMountPath",
-    "awsDefaultRegion",
-    "stsRegionalEndpoints",
-    "lookupServiceAccounts",
-    "cacheServiceAccounts",
-    "serviceAccountRoles",
-    "containerCredentials",
-    "allowPodRoleArn",
-    "allowedRoleArns",
-    "roleSessionName",
-    "onConflict",
-    "mode",
+    "annotationPrefix", "tokenAudience", "tokenExpiration", "minTokenExpiration",
+    "maxTokenExpiration", "tokenMountPath", "awsDefaultRegion", "stsRegionalEndpoints",
+    "lookupServiceAccounts", "cacheServiceAccounts", "serviceAccountRoles",
+    "containerCredentials", "allowPodRoleArn", "allowedRoleArns", "roleSessionName",
+    "onConflict", "mode"
 ];
 
 /// The fields of `containerCredentials`.
+#[rustfmt::skip]
 pub const CONTAINER_CREDENTIALS_FIELDS: &[&str] = &[
-    "identities",
-    "fullUri",
-    "audience",
-    "mountPath",
-    "volumeName",
-    "tokenPath",
+    "identities", "fullUri", "audience", "mountPath", "volumeName", "tokenPath"
 ];
 
 /// The fields of a `serviceAccountRoles` entry.
+#[rustfmt::skip]
 pub const ROLE_MAPPING_FIELDS: &[&str] = &[
-    "roleArn",
-    "audience",
-    "stsRegionalEndpoints",
-    "tokenExpiration",
+    "roleArn", "audience", "stsRegionalEndpoints", "tokenExpiration"
 ];
 
 /// The fields of a `containerCredentials.identities` item.
-pub const IDENTITY_FIELDS: &[&str] = &["namespace", "serviceAccount"];
-
-impl kubewarden_policy_sdk::settings::Validatable for Settings {
-    fn validate(&self) -> Result<(), String> {
-        Settings::validate(self)
-    }
-}
+#[rustfmt::skip]
+pub const IDENTITY_FIELDS: &[&str] = &[
+    "namespace", "serviceAccount"
+];
 
 impl Settings {
     /// Reads the settings' types; [`Settings::validate`] checks their values.
@@ -274,43 +245,6 @@ impl Settings {
             )),
             _ => Ok(()),
         }
-    }
-
-    /// The static mapping for a ServiceAccount, with the key that matched:
-    /// the exact key, then `*/<sa>`.
-    pub fn mapping_for(
-        &self,
-        namespace: &str,
-        service_account: &str,
-    ) -> Option<(&str, &RoleMapping)> {
-        [
-            format!("{namespace}/{service_account}"),
-            format!("*/{service_account}"),
-        ]
-        .iter()
-        .find_map(|key| self.service_account_roles.get_key_value(key))
-        .map(|(key, mapping)| (key.as_str(), mapping))
-    }
-
-    pub fn exact_mapping(&self, namespace: &str, service_account: &str) -> Option<&RoleMapping> {
-        self.service_account_roles
-            .get(&format!("{namespace}/{service_account}"))
-    }
-
-    /// Whether `allowedRoleArns` lets `role` through (an empty list allows any role).
-    pub fn allows_role(&self, role: &str) -> bool {
-        self.allowed_role_arns.is_empty()
-            || self
-                .allowed_role_arns
-                .iter()
-                .any(|pattern| parse::glob_match(pattern, role))
-    }
-
-    /// Clamps an expiration to `[minTokenExpiration, maxTokenExpiration]`.
-    pub fn clamp_expiration(&self, seconds: i64) -> i64 {
-        let raised = seconds.max(self.min_token_expiration);
-        self.max_token_expiration
-            .map_or(raised, |max| raised.min(max))
     }
 }
 
