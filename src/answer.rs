@@ -1,14 +1,17 @@
 //! The answer: what the policy decided (a verdict, the audit trail, the
 //! insertions of a mutation) and the one writer of the response the host
-//! reads, by hand around the mutated object's own bytes.
+//! reads. serde writes the fields; the mutated object goes in front as its
+//! own bytes, so that the Pod is never parsed into a tree nor serialised again.
 
-use std::borrow::Cow;
+use serde::{Serialize, Serializer};
 
 use crate::inject::Insertion;
-use crate::scan::push_quoted;
 
 /// A response carries at most this many warnings (`kubectl` prints them all).
 pub const MAX_WARNINGS: usize = 10;
+
+/// Audit annotation values longer than this are cut, ending with `…`.
+pub const MAX_AUDIT_VALUE: usize = 256;
 
 /// What the policy answers, with a mutation as the object's new bytes.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,21 +40,36 @@ pub struct Decision {
     pub insertions: Vec<Insertion>,
 }
 
-/// What the audit log should say about one Pod: which identity, from where,
-/// what the ServiceAccount read gave, which containers got something.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Trail {
-    pub identity: &'static str,
-    pub role_arn: Option<String>,
-    pub role_source: Option<String>,
-    pub service_account: &'static str,
-    pub containers: Vec<String>,
-    /// Only with identity `none`: `skip-label`, `no-role` or `rejected`.
-    pub reason: Option<&'static str>,
+impl Decision {
+    /// A decision that changes nothing in the object.
+    pub fn of(verdict: Verdict, trail: Option<Trail>) -> Decision {
+        Decision {
+            verdict,
+            trail,
+            insertions: Vec::new(),
+        }
+    }
 }
 
-/// Audit annotation values longer than this are cut, ending with `…`.
-pub const MAX_AUDIT_VALUE: usize = 256;
+/// What the audit log should say about one Pod: which identity, from where,
+/// what the ServiceAccount read gave, which containers got something. Written
+/// as the response's `audit_annotations`, in this order, values capped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Trail {
+    pub identity: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "capped")]
+    pub role_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "capped")]
+    pub role_source: Option<String>,
+    #[serde(rename = "serviceaccount")]
+    pub service_account: &'static str,
+    #[serde(serialize_with = "joined")]
+    pub containers: Vec<String>,
+    /// Only with identity `none`: `skip-label`, `no-role` or `rejected`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+}
 
 impl Trail {
     pub fn none(reason: &'static str) -> Trail {
@@ -72,35 +90,22 @@ impl Trail {
             ..Trail::none("rejected")
         }
     }
-
-    /// The annotations, in a fixed order, values capped.
-    pub fn entries(&self) -> impl Iterator<Item = (&'static str, Cow<'_, str>)> {
-        let containers = match self.containers.is_empty() {
-            true => Cow::Borrowed("none"),
-            false => Cow::Owned(self.containers.join(",")),
-        };
-        [
-            ("identity", Some(Cow::Borrowed(self.identity))),
-            ("role-arn", self.role_arn.as_deref().map(Cow::Borrowed)),
-            (
-                "role-source",
-                self.role_source.as_deref().map(Cow::Borrowed),
-            ),
-            ("serviceaccount", Some(Cow::Borrowed(self.service_account))),
-            ("containers", Some(containers)),
-            ("reason", self.reason.map(Cow::Borrowed)),
-        ]
-        .into_iter()
-        .filter_map(|(key, value)| Some((key, capped(value?))))
-    }
 }
 
-fn capped(value: Cow<'_, str>) -> Cow<'_, str> {
+fn capped<S: Serializer>(value: &Option<String>, out: S) -> Result<S::Ok, S::Error> {
+    let value = value.as_deref().unwrap_or_default();
     if value.len() <= MAX_AUDIT_VALUE || value.chars().count() <= MAX_AUDIT_VALUE {
-        return value;
+        return out.serialize_str(value);
     }
     let kept: String = value.chars().take(MAX_AUDIT_VALUE - 1).collect();
-    Cow::Owned(kept + "…")
+    out.serialize_str(&(kept + "…"))
+}
+
+fn joined<S: Serializer>(containers: &[String], out: S) -> Result<S::Ok, S::Error> {
+    match containers.is_empty() {
+        true => out.serialize_str("none"),
+        false => capped(&Some(containers.join(",")), out),
+    }
 }
 
 pub fn reject_verdict(message: String, warnings: Vec<String>) -> Verdict {
@@ -111,69 +116,55 @@ pub fn reject_verdict(message: String, warnings: Vec<String>) -> Verdict {
     }
 }
 
-/// The response (the SDK's `ValidationResponse` fields), written by hand
-/// around the mutated object's bytes so that the Pod is never parsed into a
-/// tree nor serialised again. Warnings are deduplicated (first occurrence
-/// kept) and capped at [`MAX_WARNINGS`]; the audit trail is the response's
-/// `audit_annotations`.
-pub fn answer(decision: &Decision) -> Vec<u8> {
-    let (accepted, message, code, object, warnings) = match &decision.verdict {
-        Verdict::Accept { warnings } => (true, None, None, None, warnings),
-        Verdict::Mutate { object, warnings } => (true, None, None, Some(object), warnings),
-        Verdict::Reject {
-            code,
-            message,
-            warnings,
-        } => (false, Some(message), Some(code), None, warnings),
-    };
-    let size = object.map_or(0, |o| o.len()) + 512;
-    let mut out = String::with_capacity(size);
-    out.push('{');
-    if let Some(object) = object {
-        out.push_str("\"mutated_object\":");
-        out.push_str(object);
-        out.push(',');
-    }
-    out.push_str(match accepted {
-        true => "\"accepted\":true",
-        false => "\"accepted\":false",
-    });
-    if let Some(message) = message {
-        out.push_str(",\"message\":");
-        push_quoted(&mut out, message);
-    }
-    if let Some(code) = code {
-        out.push_str(",\"code\":");
-        out.push_str(&code.to_string());
-    }
-    if let Some(trail) = &decision.trail {
-        out.push_str(",\"audit_annotations\":{");
-        for (i, (key, value)) in trail.entries().enumerate() {
-            out.push_str(if i == 0 { "\"" } else { ",\"" });
-            out.push_str(key);
-            out.push_str("\":");
-            push_quoted(&mut out, &value);
-        }
-        out.push('}');
-    }
-    let warnings = unique_warnings(warnings);
-    for (i, warning) in warnings.iter().enumerate() {
-        out.push_str(if i == 0 { ",\"warnings\":[" } else { "," });
-        push_quoted(&mut out, warning);
-    }
-    if !warnings.is_empty() {
-        out.push(']');
-    }
-    out.push('}');
-    out.into_bytes()
+/// The SDK's `ValidationResponse` fields, but the mutated object.
+#[derive(Serialize)]
+struct Fields<'a> {
+    accepted: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    audit_annotations: Option<&'a Trail>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<&'a str>,
 }
 
-fn unique_warnings(warnings: &[String]) -> Vec<&str> {
+/// The response: `mutated_object` (the object's bytes as they are), then the
+/// other fields. Warnings are deduplicated (first occurrence kept) and capped
+/// at [`MAX_WARNINGS`].
+pub fn answer(decision: &Decision) -> Vec<u8> {
+    let (object, warnings) = match &decision.verdict {
+        Verdict::Accept { warnings } => (None, warnings),
+        Verdict::Mutate { object, warnings } => (Some(object), warnings),
+        Verdict::Reject { warnings, .. } => (None, warnings),
+    };
+    let (message, code) = match &decision.verdict {
+        Verdict::Reject { code, message, .. } => (Some(message.as_str()), Some(*code)),
+        _ => (None, None),
+    };
     let mut unique: Vec<&str> = Vec::new();
     for warning in warnings {
         if unique.len() < MAX_WARNINGS && !unique.contains(&warning.as_str()) {
             unique.push(warning);
         }
     }
-    unique
+    let fields = Fields {
+        accepted: code.is_none(),
+        message,
+        code,
+        audit_annotations: decision.trail.as_ref(),
+        warnings: unique,
+    };
+    // Strings and numbers only: serde_json cannot fail on them.
+    let fields = serde_json::to_string(&fields).unwrap_or_default();
+    match object {
+        Some(object) => {
+            let rest = fields.strip_prefix('{').unwrap_or(&fields);
+            ["{\"mutated_object\":", object, ",", rest]
+                .concat()
+                .into_bytes()
+        }
+        None => fields.into_bytes(),
+    }
 }

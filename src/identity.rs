@@ -152,7 +152,7 @@ impl<'a> Sources<'a> {
     /// Pod annotation, SA annotation (integers only), then `fallback`; clamped.
     fn expiration(&self, fallback: Option<i64>, warnings: &mut Vec<String>) -> i64 {
         let asked = [
-            ("Pod", self.pod.annotation("token-expiration")),
+            ("Pod", self.pod.annotations.get("token-expiration")),
             ("ServiceAccount", self.sa_annotation("token-expiration")),
         ]
         .into_iter()
@@ -184,7 +184,11 @@ impl<'a> Sources<'a> {
 
     /// The Pod's own `<prefix>/role-arn`, honoured only with `allowPodRoleArn`.
     fn pod_role(&self, warnings: &mut Vec<String>) -> Option<&'a str> {
-        let role = self.pod.annotation("role-arn").filter(|r| !r.is_empty())?;
+        let role = self
+            .pod
+            .annotations
+            .get("role-arn")
+            .filter(|r| !r.is_empty())?;
         if self.settings.allow_pod_role_arn {
             return Some(role);
         }

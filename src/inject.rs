@@ -7,11 +7,14 @@
 //! `onConflict` decide from one pass over the Pod.
 
 use crate::identity::{Identity, Mode};
-use crate::pod::{Container, Item, Pod, Selection, ShapeError, Slot, Spec, Volume, items_of};
+use crate::pod::{Container, Env, Pod, Selection, ShapeError, Slot, Spec, items_of};
 use crate::scan::{Span, push_quoted};
 
 /// The label EKS Pod Identity sets; it does not follow `annotationPrefix`.
 pub const POD_IDENTITY_LABEL: &str = "eks.amazonaws.com/pod-identity";
+const LABEL_ENTRY: &str = "\"eks.amazonaws.com/pod-identity\":\"enabled\"";
+const SESSION_NAME: &str = "AWS_ROLE_SESSION_NAME";
+const SESSION_NAME_ENTRY: &str = "{\"name\":\"AWS_ROLE_SESSION_NAME\",\"valueFrom\":{\"fieldRef\":{\"fieldPath\":\"metadata.name\"}}}";
 
 /// One thing the policy added to a Pod.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,31 +49,27 @@ impl Report {
 
     /// The containers that got (or, in audit mode, would get) something, in Pod order.
     pub fn containers(&self) -> Vec<String> {
-        self.added
-            .iter()
-            .filter_map(|added| match added {
-                Added::Container { name, .. } => Some(name.clone()),
-                _ => None,
-            })
-            .collect()
+        let names = self.added.iter().filter_map(|added| match added {
+            Added::Container { name, .. } => Some(name.clone()),
+            _ => None,
+        });
+        names.collect()
     }
 
     /// One phrase per addition, e.g. `container app: AWS_ROLE_ARN, mount aws-iam-token`.
     pub fn describe(&self, identity: &Identity) -> Vec<String> {
-        self.added
-            .iter()
-            .map(|added| match added {
-                Added::Label => format!("label {POD_IDENTITY_LABEL}"),
-                Added::Volume => format!("volume {}", identity.volume_name),
-                Added::Container { name, env, mount } => {
-                    let mut items: Vec<String> = env.iter().map(|e| (*e).to_owned()).collect();
-                    if *mount {
-                        items.push(format!("mount {}", identity.volume_name));
-                    }
-                    format!("container {name}: {}", items.join(", "))
+        let phrase = |added: &Added| match added {
+            Added::Label => format!("label {POD_IDENTITY_LABEL}"),
+            Added::Volume => format!("volume {}", identity.volume_name),
+            Added::Container { name, env, mount } => {
+                let mut items: Vec<String> = env.iter().map(|e| (*e).to_owned()).collect();
+                if *mount {
+                    items.push(format!("mount {}", identity.volume_name));
                 }
-            })
-            .collect()
+                format!("container {name}: {}", items.join(", "))
+            }
+        };
+        self.added.iter().map(phrase).collect()
     }
 }
 
@@ -98,6 +97,10 @@ pub fn write(object: &str, insertions: &[Insertion]) -> String {
     out
 }
 
+/// A JSON object's or list's brackets.
+const OBJECT: [&str; 2] = ["{", "}"];
+const LIST: [&str; 2] = ["[", "]"];
+
 /// Where the edits of one request go, relative to the object's first byte.
 struct Plan {
     /// The offset of the object in the text its positions were read from.
@@ -107,10 +110,8 @@ struct Plan {
 
 impl Plan {
     fn insert(&mut self, at: usize, text: String) {
-        self.insertions.push(Insertion {
-            at: at.saturating_sub(self.base),
-            text,
-        });
+        let at = at.saturating_sub(self.base);
+        self.insertions.push(Insertion { at, text });
     }
 
     /// New keys for an object, right after its `{` (in the order given).
@@ -118,8 +119,7 @@ impl Plan {
         if keys.is_empty() {
             return;
         }
-        let size = keys.iter().map(|(k, v)| k.len() + v.len() + 4).sum();
-        let mut text = String::with_capacity(size);
+        let mut text = String::with_capacity(keys.iter().map(|(k, v)| k.len() + v.len() + 4).sum());
         for (key, value) in keys {
             if !text.is_empty() {
                 text.push(',');
@@ -134,23 +134,21 @@ impl Plan {
         self.insert(object.open + 1, text);
     }
 
-    /// `items` at the end of the list `key` (found as `list`), or the key and
-    /// the new list to add when it is absent. A `null` list is followed by
-    /// the key again: decoders take the last.
+    /// `items` at the end of the object or list `key` (found as `slot`), or
+    /// the key and its new value when it is absent (for [`Plan::add_keys`]).
+    /// A `null` value is followed by the key again: decoders take the last.
     fn append(
         &mut self,
-        list: Slot<Span>,
+        slot: Slot<Span>,
         key: &'static str,
-        items: String,
+        items: &str,
+        [open, close]: [&str; 2],
     ) -> Option<(&'static str, String)> {
-        if items.is_empty() {
-            return None;
-        }
-        match list {
-            Slot::Absent => return Some((key, ["[", &items, "]"].concat())),
-            Slot::Null(end) => self.insert(end, [",\"", key, "\":[", &items, "]"].concat()),
-            Slot::Found(list) if list.is_empty() => self.insert(list.close, items),
-            Slot::Found(list) => self.insert(list.close, [",", &items].concat()),
+        match slot {
+            Slot::Absent => return Some((key, [open, items, close].concat())),
+            Slot::Null(end) => self.insert(end, [",\"", key, "\":", open, items, close].concat()),
+            Slot::Found(span) if span.is_empty() => self.insert(span.close, items.to_owned()),
+            Slot::Found(span) => self.insert(span.close, [",", items].concat()),
             // Rejected before any plan is made.
             Slot::Wrong(_) => {}
         }
@@ -166,124 +164,66 @@ pub fn apply(
     spec: &Spec,
     selection: &Selection,
 ) -> Result<(Report, Vec<Insertion>), ShapeError> {
-    let mut plan = Plan {
-        base: pod.base,
-        insertions: Vec::new(),
+    let mut applying = Applying {
+        identity,
+        report: Report::default(),
+        plan: Plan {
+            base: pod.base,
+            insertions: Vec::new(),
+        },
     };
-    let mut report = Report::default();
-    if identity.mode == Mode::ContainerCredentials && set_pod_identity_label(pod, &mut plan)? {
-        report.added.push(Added::Label);
+    if identity.mode == Mode::ContainerCredentials && applying.label(pod)? {
+        applying.report.added.push(Added::Label);
     }
+    // Only the warnings about unmatched names need every container's name.
     let mut names = Vec::new();
-    let lists = [
+    for (key, containers) in [
         ("initContainers", &spec.init_containers),
         ("containers", &spec.containers),
-    ];
-    let mut texts = Texts::default();
-    for (key, containers) in lists {
-        let containers = items_of(containers, || format!("spec.{key}"))?;
-        let mut processing = Processing {
-            identity,
-            selection,
-            report: &mut report,
-            plan: &mut plan,
-            texts: &mut texts,
-        };
-        processing.containers(key, containers, &mut names)?;
-    }
-    report.warnings = [selection.warnings.clone(), selection.unmatched(&names)].concat();
-    check_volume(identity, spec, &mut report, &mut plan)?;
-    Ok((report, plan.insertions))
-}
-
-/// One request's containers being processed.
-struct Processing<'r> {
-    identity: &'r Identity<'r>,
-    selection: &'r Selection,
-    report: &'r mut Report,
-    plan: &'r mut Plan,
-    texts: &'r mut Texts,
-}
-
-/// The JSON that containers with the same needs get alike, written once per
-/// request: most Pods' containers all lack the same variables.
-#[derive(Default)]
-struct Texts {
-    mount: Option<String>,
-    env: Option<([bool; 4], EnvAdditions)>,
-}
-
-impl Texts {
-    fn env(&mut self, identity: &Identity, defined: &EnvFacts) -> EnvAdditions {
-        let key = [
-            defined.pair,
-            defined.region,
-            defined.sts,
-            defined.session_name,
-        ];
-        match &self.env {
-            Some((known, env)) if *known == key => env.clone(),
-            _ => {
-                let env = env_additions(identity, defined);
-                self.env = Some((key, env.clone()));
-                env
-            }
-        }
-    }
-
-    fn mount(&mut self, identity: &Identity) -> String {
-        self.mount
-            .get_or_insert_with(|| {
-                let size = 48 + identity.volume_name.len() + identity.mount_path.len();
-                let mut entry = String::with_capacity(size);
-                entry.push_str("{\"name\":");
-                push_quoted(&mut entry, &identity.volume_name);
-                entry.push_str(",\"readOnly\":true,\"mountPath\":");
-                push_quoted(&mut entry, &identity.mount_path);
-                entry.push('}');
-                entry
-            })
-            .clone()
-    }
-}
-
-impl Processing<'_> {
-    fn containers(
-        &mut self,
-        key: &'static str,
-        containers: &[Item<Container>],
-        names: &mut Vec<String>,
-    ) -> Result<(), ShapeError> {
-        // Only the warnings about unmatched names need every container's name.
-        let collect_names = self.selection.lists_names();
-        for (index, container) in containers.iter().enumerate() {
-            let field = ContainerField { list: key, index };
-            let container = container
-                .as_ref()
-                .map_err(|kind| ShapeError::expected(&field.to_string(), "an object", kind))?;
+    ] {
+        for (index, container) in items_of(containers, format_args!("spec.{key}"))?
+            .iter()
+            .enumerate()
+        {
+            let container = container.as_ref().map_err(|kind| {
+                ShapeError::expected(format_args!("spec.{key}[{index}]"), "an object", kind)
+            })?;
             let name = container.name.as_deref().unwrap_or_default();
-            if collect_names {
+            if selection.lists_names() {
                 names.push(name.to_owned());
             }
-            if self.selection.selects(name) {
-                self.container(container, field, name)?;
+            if selection.selects(name) {
+                applying.container(container, (key, index), name)?;
             }
         }
-        Ok(())
     }
+    applying.report.warnings = [selection.warnings.clone(), selection.unmatched(&names)].concat();
+    applying.volume(spec)?;
+    Ok((applying.report, applying.plan.insertions))
+}
 
+/// One request's identity being applied.
+struct Applying<'r> {
+    identity: &'r Identity<'r>,
+    report: Report,
+    plan: Plan,
+}
+
+impl Applying<'_> {
     fn container(
         &mut self,
         container: &Container,
-        field: ContainerField,
+        (list, index): (&str, usize),
         name: &str,
     ) -> Result<(), ShapeError> {
         let identity = self.identity;
-        let defined = env_facts(identity, container, field)?;
+        let env = container
+            .env
+            .optional(format_args!("spec.{list}[{index}].env"), "a list")?;
+        let defined = EnvFacts::of(identity, env);
         let [credential_name, _] = identity.mode.pair_names();
         let drift = defined
             .credential
-            .as_ref()
             .filter(|value| **value != identity.credential)
             .map(|value| {
                 format!(
@@ -300,167 +240,192 @@ impl Processing<'_> {
             return Ok(());
         }
         self.report.conflicts.extend(drift);
-        let mounts = items_of(&container.mounts, || format!("{field}.volumeMounts"))?;
+        let mounts = items_of(
+            &container.mounts,
+            format_args!("spec.{list}[{index}].volumeMounts"),
+        )?;
         let volume_name = identity.volume_name.as_ref();
-        let existing_mount = mounts
+        let existing = mounts
             .iter()
+            .flatten()
             .find(|m| m.name.as_deref() == Some(volume_name));
-        let mount_path = existing_mount.map(|m| m.mount_path.as_deref().unwrap_or_default());
-        if let Some(path) = mount_path.filter(|p| *p != identity.mount_path.as_ref()) {
+        let path = existing.map(|m| m.mount_path.as_deref().unwrap_or_default());
+        if let Some(path) = path.filter(|p| *p != identity.mount_path.as_ref()) {
             self.report.conflicts.push(format!(
-                "container {name} mounts volume {} at {path:?}, not {:?}",
-                identity.volume_name, identity.mount_path
+                "container {name} mounts volume {volume_name} at {path:?}, not {:?}",
+                identity.mount_path
             ));
         }
-        let mount = existing_mount.is_none();
-        let env = self.texts.env(identity, &defined);
-        if env.names.is_empty() && !mount {
+        let mount = existing.is_none();
+        let (env_names, env_text) = env_additions(identity, &defined);
+        if env_names.is_empty() && !mount {
             return Ok(());
         }
         self.report.added.push(Added::Container {
             name: name.to_owned(),
-            env: env.names,
+            env: env_names,
             mount,
         });
         let mut keys = Vec::new();
-        let env_list = container.env.map_found(|e| e.span);
-        keys.extend(self.plan.append(env_list, "env", env.text));
+        if !env_text.is_empty() {
+            keys.extend(self.plan.append(
+                container.env.map_found(|e| e.span),
+                "env",
+                &env_text,
+                LIST,
+            ));
+        }
         if mount {
-            let entry = self.texts.mount(identity);
-            let mounts = container.mounts.map_found(|m| m.span);
-            keys.extend(self.plan.append(mounts, "volumeMounts", entry));
+            let mut entry = String::from("{\"name\":");
+            push_quoted(&mut entry, volume_name);
+            entry.push_str(",\"readOnly\":true,\"mountPath\":");
+            push_quoted(&mut entry, &identity.mount_path);
+            entry.push('}');
+            keys.extend(self.plan.append(
+                container.mounts.map_found(|m| m.span),
+                "volumeMounts",
+                &entry,
+                LIST,
+            ));
         }
         self.plan.add_keys(container.span, &keys);
         Ok(())
     }
-}
 
-/// `spec.<list>[<index>]`, formatted only for an error message.
-#[derive(Clone, Copy)]
-struct ContainerField {
-    list: &'static str,
-    index: usize,
-}
+    /// The projected-token volume, first in `spec.volumes` (as the EKS webhook
+    /// puts it), unless one of that name is there.
+    fn volume(&mut self, spec: &Spec) -> Result<(), ShapeError> {
+        let identity = self.identity;
+        let volumes = items_of(&spec.volumes, "spec.volumes")?;
+        match volumes
+            .iter()
+            .flatten()
+            .find(|v| v.name == identity.volume_name)
+        {
+            Some(volume) if !volume.projected_token => self.report.conflicts.push(format!(
+                "volume {} is not a projected service-account token",
+                identity.volume_name
+            )),
+            Some(_) => {}
+            None => {
+                let volume = volume_json(identity);
+                match &spec.volumes {
+                    Slot::Found(list) if list.span.is_empty() => {
+                        self.plan.insert(list.span.open + 1, volume)
+                    }
+                    Slot::Found(list) => self.plan.insert(list.span.open + 1, volume + ","),
+                    volumes => {
+                        let key = self.plan.append(
+                            volumes.map_found(|l| l.span),
+                            "volumes",
+                            &volume,
+                            LIST,
+                        );
+                        self.plan.add_keys(spec.span, key.as_slice());
+                    }
+                }
+                self.report.added.push(Added::Volume);
+            }
+        }
+        Ok(())
+    }
 
-impl std::fmt::Display for ContainerField {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "spec.{}[{}]", self.list, self.index)
+    /// Sets `metadata.labels["eks.amazonaws.com/pod-identity"]` to `enabled`
+    /// (an existing other value is overridden by a later duplicate key);
+    /// whether it was not so already.
+    fn label(&mut self, pod: &Pod) -> Result<bool, ShapeError> {
+        let enabled = |v: &Option<_>| v.as_deref() == Some("enabled");
+        let (parent, key, slot, value) = match &pod.metadata {
+            Slot::Found(metadata) => match &metadata.labels {
+                Slot::Wrong(_) => {
+                    return Err(ShapeError("metadata.labels must be a map".to_owned()));
+                }
+                Slot::Found(labels) if labels.get(POD_IDENTITY_LABEL).is_some_and(enabled) => {
+                    return Ok(false);
+                }
+                labels => (
+                    metadata.span,
+                    "labels",
+                    labels.map_found(|l| l.span),
+                    LABEL_ENTRY.to_owned(),
+                ),
+            },
+            Slot::Wrong(_) => return Err(ShapeError("metadata must be a map".to_owned())),
+            absent => {
+                let labels = ["\"labels\":{", LABEL_ENTRY, "}"].concat();
+                (pod.span, "metadata", absent.map_found(|m| m.span), labels)
+            }
+        };
+        let key = self.plan.append(slot, key, &value, OBJECT);
+        self.plan.add_keys(parent, key.as_slice());
+        Ok(true)
     }
 }
 
 /// Which of the variables we add a container already defines (by `env[].name`).
-struct EnvFacts {
+struct EnvFacts<'e> {
     pair: bool,
     region: bool,
     sts: bool,
     session_name: bool,
     /// The literal value of the pair's first variable (role ARN or URI), if set.
-    credential: Option<String>,
+    credential: Option<&'e str>,
 }
 
-fn env_facts(
-    identity: &Identity,
-    container: &Container,
-    field: ContainerField,
-) -> Result<EnvFacts, ShapeError> {
-    let env = container
-        .env
-        .optional(|| format!("{field}.env"), "a list")?;
-    let has = |wanted: &str| env.is_some_and(|env| env.defines(wanted));
-    let [credential_name, _] = identity.mode.pair_names();
-    let credential = env
-        .and_then(|env| env.entry(credential_name))
-        .and_then(|value| value.as_deref())
-        .map(str::to_owned);
-    Ok(EnvFacts {
-        pair: identity.mode.pair_names().iter().any(|n| has(n)),
-        region: has("AWS_REGION") || has("AWS_DEFAULT_REGION"),
-        sts: has("AWS_STS_REGIONAL_ENDPOINTS"),
-        session_name: has(SESSION_NAME),
-        credential,
-    })
+impl<'e> EnvFacts<'e> {
+    fn of(identity: &Identity, env: Option<&'e Env>) -> EnvFacts<'e> {
+        let has = |wanted: &str| env.is_some_and(|env| env.entry(wanted).is_some());
+        let [credential, token_file] = identity.mode.pair_names();
+        EnvFacts {
+            pair: has(credential) || has(token_file),
+            region: has("AWS_REGION") || has("AWS_DEFAULT_REGION"),
+            sts: has("AWS_STS_REGIONAL_ENDPOINTS"),
+            session_name: has(SESSION_NAME),
+            credential: env.and_then(|env| env.entry(credential)?.as_deref()),
+        }
+    }
 }
-
-const SESSION_NAME: &str = "AWS_ROLE_SESSION_NAME";
 
 /// The env entries a processed container lacks, in the reference's order:
 /// their names, and their JSON joined by commas.
-#[derive(Clone)]
-struct EnvAdditions {
-    names: Vec<&'static str>,
-    text: String,
-}
-
-impl EnvAdditions {
-    fn entry(&mut self, name: &'static str, json: &[&str]) {
-        if !self.text.is_empty() {
-            self.text.push(',');
+fn env_additions(identity: &Identity, defined: &EnvFacts) -> (Vec<&'static str>, String) {
+    let (mut names, mut text) = (Vec::new(), String::with_capacity(320));
+    let mut entry = |name: &'static str, value: Option<&str>| {
+        if !text.is_empty() {
+            text.push(',');
         }
-        json.iter().for_each(|part| self.text.push_str(part));
-        self.names.push(name);
-    }
-
-    fn var(&mut self, name: &'static str, value: &str) {
-        self.entry(name, &["{\"name\":\"", name, "\",\"value\":"]);
-        push_quoted(&mut self.text, value);
-        self.text.push('}');
-    }
-}
-
-fn env_additions(identity: &Identity, defined: &EnvFacts) -> EnvAdditions {
-    let mut env = EnvAdditions {
-        names: Vec::new(),
-        text: String::with_capacity(320),
+        match value {
+            Some(value) => {
+                text.push_str("{\"name\":\"");
+                text.push_str(name);
+                text.push_str("\",\"value\":");
+                push_quoted(&mut text, value);
+                text.push('}');
+            }
+            None => text.push_str(SESSION_NAME_ENTRY),
+        }
+        names.push(name);
     };
     if identity.regional_sts && !defined.sts {
-        env.var("AWS_STS_REGIONAL_ENDPOINTS", "regional");
+        entry("AWS_STS_REGIONAL_ENDPOINTS", Some("regional"));
     }
     if !identity.region.is_empty() && !defined.region {
-        env.var("AWS_DEFAULT_REGION", &identity.region);
-        env.var("AWS_REGION", &identity.region);
+        entry("AWS_DEFAULT_REGION", Some(&identity.region));
+        entry("AWS_REGION", Some(&identity.region));
     }
     if !defined.pair {
         let [credential, token_file] = identity.mode.pair_names();
-        env.var(credential, &identity.credential);
-        env.var(token_file, &identity.token_file);
+        entry(credential, Some(&identity.credential));
+        entry(token_file, Some(&identity.token_file));
     }
     if identity.session_name && !defined.session_name {
-        env.entry(SESSION_NAME, &[SESSION_NAME_ENTRY]);
+        entry(SESSION_NAME, None);
     }
-    env
+    (names, text)
 }
 
-const SESSION_NAME_ENTRY: &str = "{\"name\":\"AWS_ROLE_SESSION_NAME\",\"valueFrom\":{\"fieldRef\":{\"fieldPath\":\"metadata.name\"}}}";
-
-fn check_volume(
-    identity: &Identity,
-    spec: &Spec,
-    report: &mut Report,
-    plan: &mut Plan,
-) -> Result<(), ShapeError> {
-    let volumes = items_of(&spec.volumes, || "spec.volumes".to_owned())?;
-    let existing = volumes.iter().find(|v| v.name == identity.volume_name);
-    match existing {
-        Some(Volume {
-            projected_token: false,
-            ..
-        }) => report.conflicts.push(format!(
-            "volume {} is not a projected service-account token",
-            identity.volume_name
-        )),
-        Some(_) => {}
-        None => {
-            add_volume(identity, spec, plan);
-            report.added.push(Added::Volume);
-        }
-    }
-    Ok(())
-}
-
-/// The EKS webhook puts its volume first.
-fn add_volume(identity: &Identity, spec: &Spec, plan: &mut Plan) {
-    let size = 128 + identity.volume_name.len() + identity.audience.len();
-    let mut volume = String::with_capacity(size + identity.token_path.len());
+fn volume_json(identity: &Identity) -> String {
+    let mut volume = String::with_capacity(160 + identity.token_path.len());
     volume.push_str("{\"name\":");
     push_quoted(&mut volume, &identity.volume_name);
     volume.push_str(",\"projected\":{\"sources\":[{\"serviceAccountToken\":{");
@@ -474,63 +439,5 @@ fn add_volume(identity: &Identity, spec: &Spec, plan: &mut Plan) {
     volume.push_str(",\"path\":");
     push_quoted(&mut volume, &identity.token_path);
     volume.push_str("}}]}}");
-    match &spec.volumes {
-        Slot::Found(list) => {
-            let text = match list.span.is_empty() {
-                true => volume,
-                false => volume + ",",
-            };
-            plan.insert(list.span.open + 1, text);
-        }
-        volumes => {
-            let key = plan.append(volumes.map_found(|l| l.span), "volumes", volume);
-            plan.add_keys(spec.span, key.as_slice());
-        }
-    }
-}
-
-/// The label's entry in `metadata.labels`.
-const LABEL_ENTRY: &str = "\"eks.amazonaws.com/pod-identity\":\"enabled\"";
-
-/// Sets `metadata.labels["eks.amazonaws.com/pod-identity"]` to `enabled`;
-/// an existing other value is overridden by a later duplicate key.
-fn set_pod_identity_label(pod: &Pod, plan: &mut Plan) -> Result<bool, ShapeError> {
-    let entry = LABEL_ENTRY;
-    let metadata = match &pod.metadata {
-        Slot::Absent => {
-            let labels = ["{\"labels\":{", entry, "}}"].concat();
-            plan.add_keys(pod.span, &[("metadata", labels)]);
-            return Ok(true);
-        }
-        Slot::Null(end) => {
-            plan.insert(*end, [",\"metadata\":{\"labels\":{", entry, "}}"].concat());
-            return Ok(true);
-        }
-        Slot::Found(metadata) => metadata,
-        Slot::Wrong(_) => return Err(ShapeError("metadata must be a map".to_owned())),
-    };
-    let labels = match &metadata.labels {
-        Slot::Absent => {
-            plan.add_keys(metadata.span, &[("labels", ["{", entry, "}"].concat())]);
-            return Ok(true);
-        }
-        Slot::Null(end) => {
-            plan.insert(*end, [",\"labels\":{", entry, "}"].concat());
-            return Ok(true);
-        }
-        Slot::Found(labels) => labels,
-        Slot::Wrong(_) => return Err(ShapeError("metadata.labels must be a map".to_owned())),
-    };
-    if labels
-        .get(POD_IDENTITY_LABEL)
-        .is_some_and(|value| value.as_deref() == Some("enabled"))
-    {
-        return Ok(false);
-    }
-    let text = match labels.span.is_empty() {
-        true => entry.to_owned(),
-        false => [",", entry].concat(),
-    };
-    plan.insert(labels.span.close, text);
-    Ok(true)
+    volume
 }

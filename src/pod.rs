@@ -9,6 +9,7 @@
 //! server uses.
 
 use std::borrow::Cow;
+use std::fmt::Display;
 
 use crate::parse;
 use crate::scan::{self, Read, Scanner, Span};
@@ -18,7 +19,7 @@ use crate::scan::{self, Read, Scanner, Span};
 pub struct ShapeError(pub String);
 
 impl ShapeError {
-    pub fn expected(field: &str, what: &str, got: &str) -> Self {
+    pub fn expected(field: impl Display, what: &str, got: &str) -> Self {
         ShapeError(format!("{field} must be {what}, got {got}"))
     }
 }
@@ -44,16 +45,12 @@ impl<T> Slot<T> {
     }
 
     /// Absent and `null` read as `None`; another kind is the error for
-    /// `field` (its path is only built for the error).
-    pub fn optional(
-        &self,
-        field: impl FnOnce() -> String,
-        what: &str,
-    ) -> Result<Option<&T>, ShapeError> {
+    /// `field` (a `format_args!` is only formatted for the error).
+    pub fn optional(&self, field: impl Display, what: &str) -> Result<Option<&T>, ShapeError> {
         match self {
             Slot::Absent | Slot::Null(_) => Ok(None),
             Slot::Found(value) => Ok(Some(value)),
-            Slot::Wrong(kind) => Err(ShapeError::expected(&field(), what, kind)),
+            Slot::Wrong(kind) => Err(ShapeError::expected(field, what, kind)),
         }
     }
 
@@ -71,7 +68,7 @@ impl<T> Slot<T> {
 /// A string field: `None` when absent, not a string, or undecodable.
 pub type Text<'a> = Option<Cow<'a, str>>;
 
-/// The Pod object.
+/// The Pod object (or any object: the ServiceAccount is read with it too).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Pod<'a> {
     /// The object's own text; offsets below are into the text it was read from,
@@ -105,11 +102,8 @@ pub struct Pairs<'a> {
 impl<'a> Pairs<'a> {
     /// The last entry for `key`, if any (its value is `None` when not a string).
     pub fn get(&self, key: &str) -> Option<&Text<'a>> {
-        self.entries
-            .iter()
-            .rev()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v)
+        let (_, value) = self.entries.iter().rev().find(|(k, _)| k == key)?;
+        Some(value)
     }
 }
 
@@ -118,18 +112,11 @@ pub struct Spec<'a> {
     pub span: Span,
     pub service_account_name: Text<'a>,
     pub service_account: Text<'a>,
-    pub node_selector: Slot<NodeSelector<'a>>,
-    /// `spec.os.name`, when `spec.os` is an object.
-    pub os_name: Text<'a>,
+    pub node_selector: Slot<Pairs<'a>>,
+    pub os: Slot<Pairs<'a>>,
     pub init_containers: Slot<List<Item<Container<'a>>>>,
     pub containers: Slot<List<Item<Container<'a>>>>,
-    pub volumes: Slot<List<Volume<'a>>>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct NodeSelector<'a> {
-    pub os: Text<'a>,
-    pub beta_os: Text<'a>,
+    pub volumes: Slot<List<Item<Volume<'a>>>>,
 }
 
 /// A list and what was read of its items.
@@ -147,7 +134,7 @@ pub struct Container<'a> {
     pub span: Span,
     pub name: Text<'a>,
     pub env: Slot<Env<'a>>,
-    pub mounts: Slot<List<Mount<'a>>>,
+    pub mounts: Slot<List<Item<Mount<'a>>>>,
 }
 
 /// The variables the policy adds or checks that the reference reads by name.
@@ -171,10 +158,6 @@ pub struct Env<'a> {
 }
 
 impl<'a> Env<'a> {
-    pub fn defines(&self, name: &str) -> bool {
-        self.entry(name).is_some()
-    }
-
     /// The first entry named `name`: `Some(value)` when there is one.
     pub fn entry(&self, name: &str) -> Option<&Text<'a>> {
         let index = KNOWN_VARS.iter().position(|known| *known == name)?;
@@ -219,25 +202,20 @@ fn ignore(s: &mut Scanner) -> Read<()> {
 
 /// Reads the Pod at the cursor (any value: the checks name what it is).
 pub fn read_pod<'a>(s: &mut Scanner<'a>) -> Read<Slot<Pod<'a>>> {
-    let earlier = s.restart_depth();
-    let outside = s.current_depth();
+    let outside = s.restart_depth();
     let start = s.position();
-    let pod = slot(s, b'{', |s| {
+    let mut pod = slot(s, b'{', |s| {
         let mut pod = Pod::default();
-        let span = s.object(|s, key| match key.as_deref() {
+        pod.span = s.object(|s, key| match key.as_deref() {
             Some("kind") => slot(s, b'"', |s| s.string()).map(|kind| pod.kind = kind),
             Some("metadata") => slot(s, b'{', read_metadata).map(|m| pod.metadata = m),
             Some("spec") => slot(s, b'{', read_spec).map(|spec| pod.spec = spec),
             _ => ignore(s),
         })?;
-        pod.span = span;
         Ok(pod)
-    });
-    let depth = s.deepest().saturating_sub(outside);
-    s.merge_depth(earlier);
-    let mut pod = pod?;
+    })?;
     if let Slot::Found(pod) = &mut pod {
-        pod.depth = depth;
+        pod.depth = s.deepest().saturating_sub(outside);
         pod.base = start;
         pod.text = s.text().get(start..pod.span.close + 1).unwrap_or_default();
     }
@@ -259,9 +237,7 @@ fn read_pairs<'a>(s: &mut Scanner<'a>) -> Read<Pairs<'a>> {
     let mut entries = Vec::new();
     let span = s.object(|s, key| {
         let value = s.text_value()?;
-        if let Some(key) = key {
-            entries.push((key, value));
-        }
+        entries.extend(key.map(|key| (key, value)));
         Ok(())
     })?;
     Ok(Pairs { span, entries })
@@ -272,25 +248,9 @@ fn read_spec<'a>(s: &mut Scanner<'a>) -> Read<Spec<'a>> {
     spec.span = s.object(|s, key| match key.as_deref() {
         Some("serviceAccountName") => s.text_value().map(|n| spec.service_account_name = n),
         Some("serviceAccount") => s.text_value().map(|n| spec.service_account = n),
-        Some("nodeSelector") => slot(s, b'{', read_node_selector).map(|n| spec.node_selector = n),
-        Some("os") => {
-            let os = slot(s, b'{', |s| {
-                let mut name = None;
-                s.object(|s, key| match key.as_deref() {
-                    Some("name") => s.text_value().map(|n| name = n),
-                    _ => ignore(s),
-                })?;
-                Ok(name)
-            })?;
-            spec.os_name = match os {
-                Slot::Found(name) => name,
-                _ => None,
-            };
-            Ok(())
-        }
-        Some("initContainers") => {
-            slot(s, b'[', read_containers).map(|list| spec.init_containers = list)
-        }
+        Some("nodeSelector") => slot(s, b'{', read_pairs).map(|n| spec.node_selector = n),
+        Some("os") => slot(s, b'{', read_pairs).map(|os| spec.os = os),
+        Some("initContainers") => slot(s, b'[', read_containers).map(|l| spec.init_containers = l),
         Some("containers") => slot(s, b'[', read_containers).map(|list| spec.containers = list),
         Some("volumes") => slot(s, b'[', read_volumes).map(|list| spec.volumes = list),
         _ => ignore(s),
@@ -298,39 +258,34 @@ fn read_spec<'a>(s: &mut Scanner<'a>) -> Read<Spec<'a>> {
     Ok(spec)
 }
 
-fn read_node_selector<'a>(s: &mut Scanner<'a>) -> Read<NodeSelector<'a>> {
-    let mut selector = NodeSelector::default();
-    s.object(|s, key| match key.as_deref() {
-        Some("kubernetes.io/os") => s.text_value().map(|os| selector.os = os),
-        Some("beta.kubernetes.io/os") => s.text_value().map(|os| selector.beta_os = os),
-        _ => ignore(s),
-    })?;
-    Ok(selector)
+/// A list item that must be an object, read by `read`; `Err` names the kind it was instead.
+fn item<'a, T>(
+    s: &mut Scanner<'a>,
+    read: impl FnOnce(&mut Scanner<'a>) -> Read<T>,
+) -> Read<Item<T>> {
+    let first = s.peek()?;
+    if first == b'{' {
+        return read(s).map(Ok);
+    }
+    s.skip()?;
+    Ok(Err(scan::kind_name(first)))
 }
 
-/// A list whose items must be objects; `read` reads each object.
-fn read_objects<'a, T>(
+/// A list whose items must be objects, each read by `read`.
+fn read_list<'a, T>(
     s: &mut Scanner<'a>,
     mut read: impl FnMut(&mut Scanner<'a>) -> Read<T>,
 ) -> Read<List<Item<T>>> {
     let mut items = Vec::new();
     let span = s.list(|s| {
-        let first = s.peek()?;
-        let item = match first {
-            b'{' => Ok(read(s)?),
-            _ => {
-                s.skip()?;
-                Err(scan::kind_name(first))
-            }
-        };
-        items.push(item);
+        items.push(item(s, &mut read)?);
         Ok(())
     })?;
     Ok(List { span, items })
 }
 
 fn read_containers<'a>(s: &mut Scanner<'a>) -> Read<List<Item<Container<'a>>>> {
-    read_objects(s, |s| {
+    read_list(s, |s| {
         let mut container = Container::default();
         container.span = s.object(|s, key| match key.as_deref() {
             Some("name") => s.text_value().map(|name| container.name = name),
@@ -342,14 +297,10 @@ fn read_containers<'a>(s: &mut Scanner<'a>) -> Read<List<Item<Container<'a>>>> {
     })
 }
 
-/// One env var or mount: its `name`, `value` and `mountPath` when strings
-/// (the last of each key); an item that is not an object has none.
+/// One env var or mount object: its `name`, `value` and `mountPath` when
+/// strings (the last of each key).
 fn read_named<'a>(s: &mut Scanner<'a>) -> Read<[Text<'a>; 3]> {
     let mut fields: [Text<'a>; 3] = [None, None, None];
-    if s.peek()? != b'{' {
-        s.skip()?;
-        return Ok(fields);
-    }
     s.object(|s, key| {
         let index = match key.as_deref() {
             Some("name") => 0,
@@ -369,7 +320,9 @@ fn read_named<'a>(s: &mut Scanner<'a>) -> Read<[Text<'a>; 3]> {
 fn read_env<'a>(s: &mut Scanner<'a>) -> Read<Env<'a>> {
     let mut env = Env::default();
     env.span = s.list(|s| {
-        let [name, value, _] = read_named(s)?;
+        let Ok([name, value, _]) = item(s, read_named)? else {
+            return Ok(());
+        };
         let known = name
             .as_deref()
             .and_then(|name| KNOWN_VARS.iter().position(|known| *known == name));
@@ -383,70 +336,45 @@ fn read_env<'a>(s: &mut Scanner<'a>) -> Read<Env<'a>> {
     Ok(env)
 }
 
-fn read_mounts<'a>(s: &mut Scanner<'a>) -> Read<List<Mount<'a>>> {
-    let mut items = Vec::new();
-    let span = s.list(|s| {
+fn read_mounts<'a>(s: &mut Scanner<'a>) -> Read<List<Item<Mount<'a>>>> {
+    read_list(s, |s| {
         let [name, _, mount_path] = read_named(s)?;
-        items.push(Mount { name, mount_path });
-        Ok(())
-    })?;
-    Ok(List { span, items })
+        Ok(Mount { name, mount_path })
+    })
 }
 
-fn read_volumes<'a>(s: &mut Scanner<'a>) -> Read<List<Volume<'a>>> {
-    let mut items = Vec::new();
-    let span = s.list(|s| {
+fn read_volumes<'a>(s: &mut Scanner<'a>) -> Read<List<Item<Volume<'a>>>> {
+    read_list(s, |s| {
         let mut volume = Volume::default();
-        if s.peek()? != b'{' {
-            s.skip()?;
-        } else {
-            s.object(|s, key| match key.as_deref() {
-                Some("name") => s
-                    .text_value()
-                    .map(|name| volume.name = name.unwrap_or_default()),
-                Some("projected") => {
-                    has_token_source(s).map(|found| volume.projected_token = found)
-                }
-                _ => ignore(s),
-            })?;
-        }
-        items.push(volume);
-        Ok(())
-    })?;
-    Ok(List { span, items })
+        s.object(|s, key| match key.as_deref() {
+            Some("name") => s.text_value().map(|n| volume.name = n.unwrap_or_default()),
+            Some("projected") => has_token_source(s).map(|found| volume.projected_token = found),
+            _ => ignore(s),
+        })?;
+        Ok(volume)
+    })
 }
 
 /// Whether the value at the cursor is a `projected` volume source whose
 /// `sources` list has a `serviceAccountToken` source.
 fn has_token_source(s: &mut Scanner) -> Read<bool> {
-    let projected = slot(s, b'{', |s| {
-        let mut found = false;
+    let mut found = false;
+    slot(s, b'{', |s| {
         s.object(|s, key| match key.as_deref() {
             Some("sources") => {
-                let sources = slot(s, b'[', |s| {
-                    let mut any = false;
-                    s.list(|s| {
-                        let source = slot(s, b'{', |s| {
-                            let mut token = false;
-                            s.object(|s, key| {
-                                token |= key.as_deref() == Some("serviceAccountToken");
-                                ignore(s)
-                            })?;
-                            Ok(token)
-                        })?;
-                        any |= source == Slot::Found(true);
-                        Ok(())
-                    })?;
-                    Ok(any)
-                })?;
-                found = sources == Slot::Found(true);
-                Ok(())
+                found = false;
+                let mut source = |s: &mut Scanner| {
+                    s.object(|s, key| {
+                        found |= key.as_deref() == Some("serviceAccountToken");
+                        ignore(s)
+                    })
+                };
+                slot(s, b'[', |s| s.list(|s| item(s, &mut source).map(drop))).map(drop)
             }
             _ => ignore(s),
-        })?;
-        Ok(found)
+        })
     })?;
-    Ok(projected == Slot::Found(true))
+    Ok(found)
 }
 
 /// The annotations under `<prefix>/` of a Pod or a ServiceAccount, keyed by
@@ -461,16 +389,24 @@ impl Annotations {
         let (_, value) = self.0.iter().rev().find(|(key, _)| key == name)?;
         value.as_deref()
     }
+}
 
-    /// Keeps the annotation `key` when it is under `prefix`.
-    pub fn keep(&mut self, prefix: &str, key: &str, value: Option<&str>) {
-        let name = key
-            .strip_prefix(prefix)
-            .and_then(|rest| rest.strip_prefix('/'));
-        if let Some(name) = name {
-            self.0.push((name.to_owned(), value.map(str::to_owned)));
-        }
-    }
+/// The `<prefix>/…` entries of an object's `metadata.annotations`: the rest is
+/// never read, so never copied.
+pub fn ours(object: &Pod, prefix: &str) -> Result<Annotations, ShapeError> {
+    let metadata = object.metadata.optional("metadata", "a map")?;
+    let annotations = match metadata {
+        Some(metadata) => metadata
+            .annotations
+            .optional("metadata.annotations", "a map")?,
+        None => None,
+    };
+    let entries = annotations.into_iter().flat_map(|a| a.entries.iter());
+    let ours = entries.filter_map(|(key, value)| {
+        let name = key.strip_prefix(prefix)?.strip_prefix('/')?;
+        Some((name.to_owned(), value.as_deref().map(str::to_owned)))
+    });
+    Ok(Annotations(ours.collect()))
 }
 
 /// Which containers the policy processes: those named in `include` (when the
@@ -522,19 +458,14 @@ pub struct PodFacts {
     pub is_windows: bool,
 }
 
-impl PodFacts {
-    /// The Pod's annotation `<prefix>/<name>`.
-    pub fn annotation(&self, name: &str) -> Option<&str> {
-        self.annotations.get(name)
-    }
-}
-
 /// The Pod, or the 400 for an object that is not one.
 pub fn pod_object<'p, 'a>(object: &'p Slot<Pod<'a>>) -> Result<&'p Pod<'a>, ShapeError> {
     match object {
         Slot::Found(pod) => Ok(pod),
-        Slot::Absent | Slot::Null(_) => Err(ShapeError(
-            "object must be a JSON object (a Pod), got null".to_owned(),
+        Slot::Absent | Slot::Null(_) => Err(ShapeError::expected(
+            "object",
+            "a JSON object (a Pod)",
+            "null",
         )),
         Slot::Wrong(kind) => Err(ShapeError::expected(
             "object",
@@ -546,14 +477,12 @@ pub fn pod_object<'p, 'a>(object: &'p Slot<Pod<'a>>) -> Result<&'p Pod<'a>, Shap
 
 /// The label that opts a Pod out, whatever its value; checked before anything else.
 pub fn has_skip_label(pod: &Pod, prefix: &str) -> bool {
-    let is_skip = |key: &str| {
-        key.strip_prefix(prefix)
-            .is_some_and(|rest| rest == "/skip-pod-identity-webhook")
-    };
-    pod.metadata
+    let is_skip = |key: &str| key.strip_prefix(prefix) == Some("/skip-pod-identity-webhook");
+    let labels = pod
+        .metadata
         .found()
-        .and_then(|metadata| metadata.labels.found())
-        .is_some_and(|labels| labels.entries.iter().any(|(key, _)| is_skip(key)))
+        .and_then(|metadata| metadata.labels.found());
+    labels.is_some_and(|labels| labels.entries.iter().any(|(key, _)| is_skip(key)))
 }
 
 /// Checks the Pod-level shape and reads the facts; returns the spec too. The
@@ -573,7 +502,7 @@ pub fn read_facts<'p, 'a>(
         Slot::Found(None) => return Err(ShapeError::expected("kind", "\"Pod\"", "a string")),
         Slot::Wrong(got) => return Err(ShapeError::expected("kind", "\"Pod\"", got)),
     }
-    let metadata = pod.metadata.optional(|| "metadata".to_owned(), "a map")?;
+    let metadata = pod.metadata.optional("metadata", "a map")?;
     let spec = match &pod.spec {
         Slot::Found(spec) => spec,
         Slot::Absent => return Err(ShapeError("spec is missing".to_owned())),
@@ -581,63 +510,42 @@ pub fn read_facts<'p, 'a>(
         Slot::Wrong(kind) => return Err(ShapeError::expected("spec", "an object", kind)),
     };
     if let Some(metadata) = metadata {
-        metadata
-            .labels
-            .optional(|| "metadata.labels".to_owned(), "a map")?;
+        metadata.labels.optional("metadata.labels", "a map")?;
     }
-    let annotations = match metadata {
-        Some(metadata) => metadata
-            .annotations
-            .optional(|| "metadata.annotations".to_owned(), "a map")?,
-        None => None,
-    };
-    let node_selector = spec
-        .node_selector
-        .optional(|| "spec.nodeSelector".to_owned(), "a map")?;
-
+    let annotations = ours(pod, prefix)?;
+    let node_selector = spec.node_selector.optional("spec.nodeSelector", "a map")?;
     let namespace = match request_namespace {
         "" => metadata
             .and_then(|m| m.namespace.as_deref())
-            .unwrap_or_default()
-            .to_owned(),
-        ns => ns.to_owned(),
+            .unwrap_or_default(),
+        ns => ns,
     };
     let service_account = [&spec.service_account_name, &spec.service_account]
         .into_iter()
         .filter_map(|name| name.as_deref())
         .find(|name| !name.is_empty())
-        .unwrap_or("default")
-        .to_owned();
+        .unwrap_or("default");
+    // The EKS webhook looks at both node-selector keys; we also honour `spec.os.name`.
+    let windows = |pairs: Option<&Pairs>, key| {
+        pairs
+            .and_then(|p| p.get(key))
+            .is_some_and(|os| os.as_deref() == Some("windows"))
+    };
+    let is_windows = windows(node_selector, "kubernetes.io/os")
+        || windows(node_selector, "beta.kubernetes.io/os")
+        || windows(spec.os.found(), "name");
     let facts = PodFacts {
-        namespace,
-        service_account,
-        annotations: ours(annotations, prefix),
-        is_windows: is_windows(node_selector, spec),
+        namespace: namespace.to_owned(),
+        service_account: service_account.to_owned(),
+        annotations,
+        is_windows,
     };
     Ok((facts, spec))
 }
 
-/// Only the annotations under `<prefix>/`: the rest is never read, so never copied.
-fn ours(annotations: Option<&Pairs>, prefix: &str) -> Annotations {
-    let mut found = Annotations::default();
-    for (key, value) in annotations.into_iter().flat_map(|a| a.entries.iter()) {
-        found.keep(prefix, key, value.as_deref());
-    }
-    found
-}
-
-/// The EKS webhook looks at both node-selector keys; we also honour `spec.os.name`.
-fn is_windows(node_selector: Option<&NodeSelector>, spec: &Spec) -> bool {
-    let windows = |os: &Text| os.as_deref() == Some("windows");
-    node_selector.is_some_and(|s| windows(&s.os) || windows(&s.beta_os)) || windows(&spec.os_name)
-}
-
 /// The items of a list: none when absent or `null`; any other value is a shape
-/// error naming the field (its path is only built for the error).
-pub fn items_of<T>(
-    list: &Slot<List<T>>,
-    field: impl FnOnce() -> String,
-) -> Result<&[T], ShapeError> {
+/// error naming the field.
+pub fn items_of<T>(list: &Slot<List<T>>, field: impl Display) -> Result<&[T], ShapeError> {
     Ok(list
         .optional(field, "a list")?
         .map_or(&[], |list| list.items.as_slice()))
@@ -649,24 +557,23 @@ pub fn items_of<T>(
 pub fn container_selection(facts: &PodFacts, prefix: &str) -> Selection {
     let mut warnings = Vec::new();
     let mut listed = |name: &str, fallback: &str| {
-        let Some(value) = facts.annotation(name) else {
-            return (String::new(), None);
-        };
+        let value = facts.annotations.get(name)?;
         let key = format!("{prefix}/{name}");
-        let names = parse::csv_names(value)
-            .map_err(|problem| {
+        match parse::csv_names(value) {
+            Ok(names) => Some((key, names)),
+            Err(problem) => {
                 warnings.push(format!(
                     "annotation {key} is not valid CSV ({problem}); {fallback}"
-                ))
-            })
-            .ok();
-        (key, names)
+                ));
+                None
+            }
+        }
     };
-    let (include_key, include) = listed("include-containers", "every container is processed");
-    let (skip_key, skip) = listed("skip-containers", "no container is skipped");
+    let include = listed("include-containers", "every container is processed");
+    let skip = listed("skip-containers", "no container is skipped");
     Selection {
-        include: include.map(|names| (include_key, names)),
-        skip: (skip_key, skip.unwrap_or_default()),
+        include,
+        skip: skip.unwrap_or_default(),
         warnings,
     }
 }

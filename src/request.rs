@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
+use std::fmt::Display;
 use std::rc::Rc;
 
 use crate::pod::{self, Annotations, Pod, Slot};
@@ -31,33 +32,27 @@ pub fn read_payload(payload: &[u8]) -> Result<(Rc<Settings>, Request<'_>), Strin
     let text = std::str::from_utf8(payload)
         .map_err(|e| format!("not UTF-8 from byte {}", e.valid_up_to()))?;
     let mut s = Scanner::new(text);
-    let mut settings = None;
-    let mut request = None;
+    let (mut settings, mut request, mut seen) = (None, None, 0);
     let read = s.object(|s, key| match key.as_deref() {
-        Some("settings") => once(s, &mut settings, |s| s.raw()),
-        Some("request") => once(s, &mut request, read_request),
+        Some("settings") => {
+            once(s, &mut seen, 1)?;
+            settings = Some(s.raw()?);
+            Ok(())
+        }
+        Some("request") => {
+            once(s, &mut seen, 2)?;
+            request = Some(read_request(s)?);
+            Ok(())
+        }
         _ => s.skip().map(drop),
     });
     read.and_then(|_| s.end()).map_err(|e| e.to_string())?;
     let request = request.ok_or("the request is missing")?;
-    Ok((settings_of(settings)?, request))
+    Ok((settings_of(settings.unwrap_or("null"))?, request))
 }
 
-/// A field read once: a second one is an error, as serde's "duplicate field".
-fn once<'a, T>(
-    s: &mut Scanner<'a>,
-    slot: &mut Option<T>,
-    read: impl FnOnce(&mut Scanner<'a>) -> scan::Read<T>,
-) -> scan::Read<()> {
-    if slot.is_some() {
-        return s.fail("no duplicate field");
-    }
-    *slot = Some(read(s)?);
-    Ok(())
-}
-
-/// Marks `field` as read: a second one is serde's "duplicate field" error.
-fn first_time(s: &Scanner, seen: &mut u16, field: u16) -> scan::Read<()> {
+/// Marks `field` (a bit) as read: a second one is serde's "duplicate field" error.
+fn once(s: &Scanner, seen: &mut u16, field: u16) -> scan::Read<()> {
     if *seen & field != 0 {
         return s.fail("no duplicate field");
     }
@@ -72,7 +67,7 @@ fn string_field<'a>(
     field: u16,
     slot: &mut Cow<'a, str>,
 ) -> scan::Read<()> {
-    first_time(s, seen, field)?;
+    once(s, seen, field)?;
     if s.peek()? != b'"' {
         return s.fail("a string");
     }
@@ -98,12 +93,12 @@ fn read_request<'a>(s: &mut Scanner<'a>) -> scan::Read<Request<'a>> {
             string_field(s, &mut seen, 8, &mut request.sub_resource)
         }
         Some("object") => {
-            first_time(s, &mut seen, 16)?;
+            once(s, &mut seen, 16)?;
             request.object = pod::read_pod(s)?;
             Ok(())
         }
         Some("kind") => {
-            first_time(s, &mut seen, 32)?;
+            once(s, &mut seen, 32)?;
             s.object(|s, key| match key.as_deref() {
                 Some("group") => string_field(s, &mut seen, 64, &mut request.group),
                 Some("version") => string_field(s, &mut seen, 128, &mut request.version),
@@ -119,11 +114,10 @@ fn read_request<'a>(s: &mut Scanner<'a>) -> scan::Read<Request<'a>> {
 
 /// The settings of the request, read as `validate_settings` reads them. Every
 /// request carries them, mostly the same bytes each time: the last ones are kept.
-fn settings_of(raw: Option<&str>) -> Result<Rc<Settings>, String> {
+fn settings_of(raw: &str) -> Result<Rc<Settings>, String> {
     thread_local! {
         static LAST: RefCell<Option<(String, Rc<Settings>)>> = const { RefCell::new(None) };
     }
-    let raw = raw.unwrap_or("null");
     let known = LAST.with_borrow(|last| {
         last.as_ref()
             .filter(|(text, _)| text == raw)
@@ -138,53 +132,24 @@ fn settings_of(raw: Option<&str>) -> Result<Rc<Settings>, String> {
     Ok(settings)
 }
 
-/// The ServiceAccount's annotations under `prefix`, read in one pass; only
-/// they matter, nothing else is read.
+/// The ServiceAccount's annotations under `prefix`, read in one pass by the
+/// Pod's reader, which reads `kind` and `metadata` of any object.
 pub fn service_account_annotations(raw: &[u8], prefix: &str) -> Result<Annotations, String> {
-    let not_one = |e: String| format!("the host's answer is not a ServiceAccount ({e})");
-    let text = std::str::from_utf8(raw).map_err(|e| not_one(e.to_string()))?;
+    let not_one = |e: &dyn Display| format!("the host's answer is not a ServiceAccount ({e})");
+    let text = std::str::from_utf8(raw).map_err(|e| not_one(&e))?;
     let mut s = Scanner::new(text);
-    let mut kind = None;
-    let mut metadata = None;
-    let mut annotations = Annotations::default();
-    let read = s.object(|s, key| match key.as_deref() {
-        Some("kind") => once(s, &mut kind, |s| s.text_value()),
-        Some("metadata") => once(s, &mut metadata, |s| {
-            read_annotations(s, &mut |key, value| annotations.keep(prefix, key, value))
-        }),
-        _ => s.skip().map(drop),
-    });
-    read.and_then(|_| s.end())
-        .map_err(|e| not_one(e.to_string()))?;
-    match kind.flatten().filter(|kind| kind != "ServiceAccount") {
-        Some(kind) => Err(format!(
+    let read = pod::read_pod(&mut s).and_then(|object| s.end().map(|_| object));
+    let object = match read.map_err(|e| not_one(&e))? {
+        Slot::Found(object) => object,
+        Slot::Wrong(kind) => return Err(not_one(&format_args!("it is {kind}"))),
+        _ => return Err(not_one(&"it is null")),
+    };
+    if let Slot::Found(Some(kind)) = &object.kind
+        && kind != "ServiceAccount"
+    {
+        return Err(format!(
             "the host answered with a {kind}, not a ServiceAccount"
-        )),
-        None => Ok(annotations),
+        ));
     }
-}
-
-/// `metadata.annotations` of an object (`null` or absent: none), each
-/// string-or-not value handed to `keep`.
-fn read_annotations(s: &mut Scanner, keep: &mut dyn FnMut(&str, Option<&str>)) -> scan::Read<()> {
-    if s.peek()? == b'n' {
-        return s.skip().map(drop);
-    }
-    let mut seen = None;
-    s.object(|s, key| match key.as_deref() {
-        Some("annotations") if s.peek()? == b'n' => once(s, &mut seen, |s| s.skip().map(drop)),
-        Some("annotations") => once(s, &mut seen, |s| {
-            s.object(|s, key| {
-                let value = s.text_value()?;
-                let Some(key) = key else {
-                    return s.fail("a key with valid escapes");
-                };
-                keep(&key, value.as_deref());
-                Ok(())
-            })
-            .map(drop)
-        }),
-        _ => s.skip().map(drop),
-    })
-    .map(drop)
+    pod::ours(&object, prefix).map_err(|e| not_one(&e.0))
 }

@@ -97,16 +97,9 @@ impl<'a> Scanner<'a> {
         self.max_depth
     }
 
-    /// Starts counting the deepest nesting afresh from here; returns the old count.
+    /// Starts counting the deepest nesting afresh from here; returns the nesting here.
     pub fn restart_depth(&mut self) -> usize {
-        std::mem::replace(&mut self.max_depth, self.depth)
-    }
-
-    pub fn merge_depth(&mut self, earlier: usize) {
-        self.max_depth = self.max_depth.max(earlier);
-    }
-
-    pub fn current_depth(&self) -> usize {
+        self.max_depth = self.depth;
         self.depth
     }
 
