@@ -81,7 +81,7 @@ fn decide_pod(settings: &Settings, request: &Request, read: &mut ReadResource) -
             "container-credentials"
         },
         role_arn: web_identity.then(|| identity.credential.to_string()),
-        role_source: identity.role_source.as_deref().map(str::to_owned),
+        role_source: identity.role_source.clone(),
         service_account,
         containers: Vec::new(),
         reason: None,

@@ -3,55 +3,11 @@
 //! static mappings; then audience, regional STS, expiration (with clamping)
 //! and region, each from its source in precedence order. Pure: no host calls.
 
-use std::borrow::Cow;
-
 use crate::parse;
 use crate::pod::{Annotations, PodFacts};
-use crate::settings::{ContainerCredentials, RoleMapping, RoleSessionName, Settings};
-
-/// The rules the settings give that the decision applies: the mappings'
-/// precedence, the role allow-list and the expiration clamps.
-trait Rules {
-    fn mapping_for(&self, namespace: &str, service_account: &str) -> Option<(&str, &RoleMapping)>;
-    fn exact_mapping(&self, namespace: &str, service_account: &str) -> Option<&RoleMapping>;
-    fn allows_role(&self, role: &str) -> bool;
-    fn clamp_expiration(&self, seconds: i64) -> i64;
-}
-
-impl Rules for Settings {
-    /// The static mapping for a ServiceAccount, with the key that matched:
-    /// the exact key, then `*/<sa>`.
-    fn mapping_for(&self, namespace: &str, service_account: &str) -> Option<(&str, &RoleMapping)> {
-        [
-            format!("{namespace}/{service_account}"),
-            format!("*/{service_account}"),
-        ]
-        .iter()
-        .find_map(|key| self.service_account_roles.get_key_value(key))
-        .map(|(key, mapping)| (key.as_str(), mapping))
-    }
-
-    fn exact_mapping(&self, namespace: &str, service_account: &str) -> Option<&RoleMapping> {
-        self.service_account_roles
-            .get(&format!("{namespace}/{service_account}"))
-    }
-
-    /// Whether `allowedRoleArns` lets `role` through (an empty list allows any role).
-    fn allows_role(&self, role: &str) -> bool {
-        self.allowed_role_arns.is_empty()
-            || self
-                .allowed_role_arns
-                .iter()
-                .any(|pattern| parse::glob_match(pattern, role))
-    }
-
-    /// Clamps an expiration to `[minTokenExpiration, maxTokenExpiration]`.
-    fn clamp_expiration(&self, seconds: i64) -> i64 {
-        let raised = seconds.max(self.min_token_expiration);
-        self.max_token_expiration
-            .map_or(raised, |max| raised.min(max))
-    }
-}
+use crate::settings::{
+    ContainerCredentials, RoleMapping, RoleSessionName, ServiceAccountRef, Settings,
+};
 
 /// What the policy learnt about the Pod's ServiceAccount.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,30 +41,30 @@ impl Mode {
     }
 }
 
-/// Everything the mutation needs, fully resolved; borrowed from the settings
-/// and the annotations where it can be.
+/// Everything the mutation needs, fully resolved, borrowed from the settings
+/// and the annotations.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Identity<'a> {
     pub mode: Mode,
     /// The role ARN (web identity) or the credentials URI (container credentials).
-    pub credential: Cow<'a, str>,
+    pub credential: &'a str,
     /// The env value of the token file: mount path joined with the token path,
     /// in Windows form on Windows Pods.
     pub token_file: String,
-    pub volume_name: Cow<'a, str>,
-    pub mount_path: Cow<'a, str>,
-    pub token_path: Cow<'a, str>,
+    pub volume_name: &'a str,
+    pub mount_path: &'a str,
+    pub token_path: &'a str,
     /// Empty: the volume carries no audience.
-    pub audience: Cow<'a, str>,
+    pub audience: &'a str,
     pub expiration_seconds: i64,
     pub regional_sts: bool,
     /// Empty: no region variables.
-    pub region: Cow<'a, str>,
+    pub region: &'a str,
     /// Add `AWS_ROLE_SESSION_NAME` from the Pod's name (web identity, `roleSessionName: podName`).
     pub session_name: bool,
     /// Where the role came from (web identity): `serviceaccount`,
     /// `mapping:<key>` or `pod`; for the audit trail.
-    pub role_source: Option<Cow<'a, str>>,
+    pub role_source: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -125,90 +81,6 @@ pub const WEB_IDENTITY_TOKEN_PATH: &str = "token";
 const SPREAD_FROM: i64 = 86400;
 const SPREAD_MIN: i64 = 79200;
 
-/// The annotations of one request, read in the precedence the contract gives.
-struct Sources<'a> {
-    settings: &'a Settings,
-    pod: &'a PodFacts,
-    sa: Option<&'a Annotations>,
-}
-
-impl<'a> Sources<'a> {
-    /// The full key, for messages.
-    fn key(&self, name: &str) -> String {
-        format!("{}/{name}", self.settings.annotation_prefix)
-    }
-
-    fn sa_annotation(&self, name: &str) -> Option<&'a str> {
-        self.sa.and_then(|a| a.get(name))
-    }
-
-    fn regional_sts(&self, mapping: Option<bool>) -> bool {
-        self.sa_annotation("sts-regional-endpoints")
-            .and_then(parse::go_bool)
-            .or(mapping)
-            .unwrap_or(self.settings.sts_regional_endpoints)
-    }
-
-    /// Pod annotation, SA annotation (integers only), then `fallback`; clamped.
-    fn expiration(&self, fallback: Option<i64>, warnings: &mut Vec<String>) -> i64 {
-        let asked = [
-            ("Pod", self.pod.annotations.get("token-expiration")),
-            ("ServiceAccount", self.sa_annotation("token-expiration")),
-        ]
-        .into_iter()
-        .find_map(|(on, value)| value.and_then(parse::go_int).map(|v| (on, v)));
-        let Some((on, asked)) = asked else {
-            let seconds = fallback.unwrap_or(self.settings.token_expiration);
-            return self.settings.clamp_expiration(seconds);
-        };
-        let clamped = self.settings.clamp_expiration(asked);
-        if clamped != asked {
-            let bound = if clamped > asked {
-                "raised to minTokenExpiration"
-            } else {
-                "lowered to maxTokenExpiration"
-            };
-            let key = self.key("token-expiration");
-            warnings.push(format!(
-                "annotation {key} on the {on} asks for {asked} seconds; {bound} ({clamped} seconds)"
-            ));
-        }
-        clamped
-    }
-
-    /// A non-empty SA `<prefix>/region` replaces `awsDefaultRegion`.
-    fn region(&self) -> Cow<'a, str> {
-        let region = self.sa_annotation("region").filter(|r| !r.is_empty());
-        Cow::Borrowed(region.unwrap_or(&self.settings.aws_default_region))
-    }
-
-    /// The Pod's own `<prefix>/role-arn`, honoured only with `allowPodRoleArn`.
-    fn pod_role(&self, warnings: &mut Vec<String>) -> Option<&'a str> {
-        let role = self
-            .pod
-            .annotations
-            .get("role-arn")
-            .filter(|r| !r.is_empty())?;
-        if self.settings.allow_pod_role_arn {
-            return Some(role);
-        }
-        let key = self.key("role-arn");
-        warnings.push(format!(
-            "annotation {key} on the Pod is ignored: the policy's allowPodRoleArn setting is false"
-        ));
-        None
-    }
-
-    fn token_file(&self, mount_path: &str, token_path: &str) -> String {
-        let path = parse::join_path(mount_path, token_path);
-        if self.pod.is_windows {
-            parse::windows_path(&path)
-        } else {
-            path
-        }
-    }
-}
-
 /// Decides the identity of one Pod. `uid` is the admission request's uid (it
 /// seeds the container-credentials expiration spread).
 pub fn resolve<'a>(
@@ -218,132 +90,239 @@ pub fn resolve<'a>(
     uid: &str,
 ) -> Resolution<'a> {
     let mut warnings = Vec::new();
-    let annotations = match sa {
+    let who = format!("ServiceAccount {}/{}", pod.namespace, pod.service_account);
+    let sa = match sa {
         ServiceAccountLookup::Read(annotations) => Some(annotations),
         ServiceAccountLookup::Unreadable(error) => {
             warnings.push(format!(
-                "could not read ServiceAccount {}/{}: {error}; continuing without its annotations",
-                pod.namespace, pod.service_account
+                "could not read {who}: {error}; continuing without its annotations"
             ));
             None
         }
         ServiceAccountLookup::NotRead => None,
     };
-    let sources = Sources {
+    let mut sources = Sources {
         settings,
         pod,
-        sa: annotations,
+        sa,
+        warnings,
     };
-    let pod_role = sources.pod_role(&mut warnings);
-    let identity = match listed_container_credentials(settings, pod) {
-        Some(cc) => Some(container_credentials(&sources, cc, uid, &mut warnings)),
-        None => web_identity(&sources, pod_role, &mut warnings),
+    let pod_role = sources.pod_role();
+    let is_pod = |id: &ServiceAccountRef| {
+        id.namespace == pod.namespace && id.service_account == pod.service_account
+    };
+    let listed =
+        (settings.container_credentials.as_ref()).filter(|cc| cc.identities.iter().any(is_pod));
+    let identity = match listed {
+        Some(cc) => {
+            // Without the SA, the exact mapping stands in for its annotations (never `*/sa`).
+            let mapping = sa.is_none().then(|| settings.mapping_for(pod, false));
+            let mapping = mapping.flatten().map(|(_, mapping)| mapping);
+            let identity = sources.identity(Some(cc), &cc.full_uri, mapping);
+            Some(Identity {
+                expiration_seconds: spread_expiration(identity.expiration_seconds, uid),
+                ..identity
+            })
+        }
+        None => sources.web_identity(pod_role, &who),
     };
     let denied = identity
         .as_ref()
-        .filter(|id| id.mode == Mode::WebIdentity && !settings.allows_role(&id.credential))
+        .filter(|id| id.mode == Mode::WebIdentity && !settings.allows_role(id.credential))
         .map(|id| {
-            format!(
-                "role {:?} of ServiceAccount {}/{} is not allowed by the policy's allowedRoleArns",
-                id.credential, pod.namespace, pod.service_account
-            )
+            let role = id.credential;
+            format!("role {role:?} of {who} is not allowed by the policy's allowedRoleArns")
         });
     Resolution {
         identity,
-        warnings,
+        warnings: sources.warnings,
         denied,
     }
 }
 
-fn listed_container_credentials<'a>(
-    settings: &'a Settings,
-    pod: &PodFacts,
-) -> Option<&'a ContainerCredentials> {
-    settings.container_credentials.as_ref().filter(|cc| {
-        cc.identities
+/// The rules the settings give that only the decision applies: the
+/// mappings' precedence, the role allow-list and the expiration clamps.
+impl Settings {
+    /// The static mapping for a ServiceAccount, with the key that matched:
+    /// the exact key, then (with `wildcard`) `*/<sa>`.
+    fn mapping_for(&self, pod: &PodFacts, wildcard: bool) -> Option<(&str, &RoleMapping)> {
+        let sa = &pod.service_account;
+        let keys = [format!("{}/{sa}", pod.namespace), format!("*/{sa}")];
+        let keys = keys.get(..if wildcard { 2 } else { 1 }).unwrap_or_default();
+        let (key, mapping) = keys
             .iter()
-            .any(|id| id.namespace == pod.namespace && id.service_account == pod.service_account)
-    })
-}
-
-fn web_identity<'a>(
-    sources: &Sources<'a>,
-    pod_role: Option<&'a str>,
-    warnings: &mut Vec<String>,
-) -> Option<Identity<'a>> {
-    let (settings, pod) = (sources.settings, sources.pod);
-    let annotated = pod_role.map(|role| (role, "pod")).or_else(|| {
-        let role = sources
-            .sa_annotation("role-arn")
-            .filter(|r| !r.is_empty())?;
-        Some((role, "serviceaccount"))
-    });
-    let (role_arn, mapping, source) = match annotated {
-        Some((role, source)) => (Cow::Borrowed(role), None, Cow::Borrowed(source)),
-        None => {
-            let (key, mapping): (&str, &RoleMapping) =
-                settings.mapping_for(&pod.namespace, &pod.service_account)?;
-            (
-                Cow::Borrowed(mapping.role_arn.as_str()),
-                Some(mapping),
-                Cow::Owned(format!("mapping:{key}")),
-            )
-        }
-    };
-    if !parse::looks_like_role_arn(&role_arn) {
-        warnings.push(format!(
-            "role ARN {role_arn:?} for ServiceAccount {}/{} does not look like an IAM role ARN; it is injected as is",
-            pod.namespace, pod.service_account
-        ));
+            .find_map(|key| self.service_account_roles.get_key_value(key))?;
+        Some((key.as_str(), mapping))
     }
-    let audience = sources
-        .sa_annotation("audience")
-        .or_else(|| mapping.and_then(|m| m.audience.as_deref()))
-        .unwrap_or(&settings.token_audience);
-    Some(Identity {
-        mode: Mode::WebIdentity,
-        token_file: sources.token_file(&settings.token_mount_path, WEB_IDENTITY_TOKEN_PATH),
-        credential: role_arn,
-        volume_name: Cow::Borrowed(WEB_IDENTITY_VOLUME),
-        mount_path: Cow::Borrowed(&settings.token_mount_path),
-        token_path: Cow::Borrowed(WEB_IDENTITY_TOKEN_PATH),
-        audience: Cow::Borrowed(audience),
-        expiration_seconds: sources.expiration(mapping.and_then(|m| m.token_expiration), warnings),
-        regional_sts: sources.regional_sts(mapping.and_then(|m| m.sts_regional_endpoints)),
-        region: sources.region(),
-        session_name: settings.role_session_name == RoleSessionName::PodName,
-        role_source: Some(source),
-    })
+
+    /// Whether `allowedRoleArns` lets `role` through (an empty list allows any role).
+    fn allows_role(&self, role: &str) -> bool {
+        let patterns = &self.allowed_role_arns;
+        patterns.is_empty() || patterns.iter().any(|p| parse::glob_match(p, role))
+    }
+
+    /// Clamps an expiration to `[minTokenExpiration, maxTokenExpiration]`.
+    fn clamp_expiration(&self, seconds: i64) -> i64 {
+        let raised = seconds.max(self.min_token_expiration);
+        self.max_token_expiration
+            .map_or(raised, |max| raised.min(max))
+    }
 }
 
-fn container_credentials<'a>(
-    sources: &Sources<'a>,
-    cc: &'a ContainerCredentials,
-    uid: &str,
-    warnings: &mut Vec<String>,
-) -> Identity<'a> {
-    let pod = sources.pod;
-    // Without the SA, the exact mapping stands in for its annotations (never `*/sa`).
-    let mapping = match sources.sa {
-        Some(_) => None,
-        None => sources
-            .settings
-            .exact_mapping(&pod.namespace, &pod.service_account),
-    };
-    let expiration = sources.expiration(mapping.and_then(|m| m.token_expiration), warnings);
-    Identity {
-        mode: Mode::ContainerCredentials,
-        credential: Cow::Borrowed(&cc.full_uri),
-        token_file: sources.token_file(&cc.mount_path, &cc.token_path),
-        volume_name: Cow::Borrowed(&cc.volume_name),
-        mount_path: Cow::Borrowed(&cc.mount_path),
-        token_path: Cow::Borrowed(&cc.token_path),
-        audience: Cow::Borrowed(&cc.audience),
-        expiration_seconds: spread_expiration(expiration, uid),
-        regional_sts: sources.regional_sts(mapping.and_then(|m| m.sts_regional_endpoints)),
-        region: sources.region(),
-        session_name: false,
-        role_source: None,
+/// The annotations of one request, read in the precedence the contract gives,
+/// and the warnings reading them gave.
+struct Sources<'a> {
+    settings: &'a Settings,
+    pod: &'a PodFacts,
+    sa: Option<&'a Annotations>,
+    warnings: Vec<String>,
+}
+
+impl<'a> Sources<'a> {
+    fn sa_annotation(&self, name: &str) -> Option<&'a str> {
+        self.sa.and_then(|a| a.get(name))
+    }
+
+    /// The Pod's own `<prefix>/role-arn`, honoured only with `allowPodRoleArn`.
+    fn pod_role(&mut self) -> Option<&'a str> {
+        let role = self
+            .pod
+            .annotations
+            .get("role-arn")
+            .filter(|r| !r.is_empty())?;
+        if self.settings.allow_pod_role_arn {
+            return Some(role);
+        }
+        let prefix = &self.settings.annotation_prefix;
+        self.warnings.push(format!(
+            "annotation {prefix}/role-arn on the Pod is ignored: the policy's allowPodRoleArn setting is false"
+        ));
+        None
+    }
+
+    /// The Pod's role, else the SA's annotation, else a static mapping.
+    fn web_identity(&mut self, pod_role: Option<&'a str>, who: &str) -> Option<Identity<'a>> {
+        let settings = self.settings;
+        let sa_role = self.sa_annotation("role-arn").filter(|r| !r.is_empty());
+        let (role_arn, mapping, source) = match (pod_role, sa_role) {
+            (Some(role), _) => (role, None, "pod".to_owned()),
+            (None, Some(role)) => (role, None, "serviceaccount".to_owned()),
+            (None, None) => {
+                let (key, mapping) = settings.mapping_for(self.pod, true)?;
+                (
+                    mapping.role_arn.as_str(),
+                    Some(mapping),
+                    format!("mapping:{key}"),
+                )
+            }
+        };
+        if !parse::looks_like_role_arn(role_arn) {
+            self.warnings.push(format!(
+                "role ARN {role_arn:?} for {who} does not look like an IAM role ARN; it is injected as is"
+            ));
+        }
+        let audience = self
+            .sa_annotation("audience")
+            .or_else(|| mapping.and_then(|m| m.audience.as_deref()))
+            .unwrap_or(&settings.token_audience);
+        let identity = self.identity(None, role_arn, mapping);
+        Some(Identity {
+            audience,
+            session_name: settings.role_session_name == RoleSessionName::PodName,
+            role_source: Some(source),
+            ..identity
+        })
+    }
+
+    /// The identity of `credential`, with container credentials' paths and
+    /// audience when `cc` is given, and the values both modes read alike:
+    /// regional STS, expiration and region (a mapping's, where the SA has none).
+    fn identity(
+        &mut self,
+        cc: Option<&'a ContainerCredentials>,
+        credential: &'a str,
+        mapping: Option<&RoleMapping>,
+    ) -> Identity<'a> {
+        let settings = self.settings;
+        let (mode, volume_name, mount_path, token_path, audience) = match cc {
+            Some(cc) => {
+                let paths = (
+                    &cc.volume_name,
+                    &cc.mount_path,
+                    &cc.token_path,
+                    &cc.audience,
+                );
+                (
+                    Mode::ContainerCredentials,
+                    paths.0.as_str(),
+                    paths.1.as_str(),
+                    paths.2.as_str(),
+                    paths.3.as_str(),
+                )
+            }
+            None => (
+                Mode::WebIdentity,
+                WEB_IDENTITY_VOLUME,
+                settings.token_mount_path.as_str(),
+                WEB_IDENTITY_TOKEN_PATH,
+                settings.token_audience.as_str(),
+            ),
+        };
+        let region = self.sa_annotation("region").filter(|r| !r.is_empty());
+        let regional_sts = self
+            .sa_annotation("sts-regional-endpoints")
+            .and_then(parse::go_bool)
+            .or(mapping.and_then(|m| m.sts_regional_endpoints))
+            .unwrap_or(settings.sts_regional_endpoints);
+        Identity {
+            mode,
+            credential,
+            token_file: self.token_file(mount_path, token_path),
+            volume_name,
+            mount_path,
+            token_path,
+            audience,
+            expiration_seconds: self.expiration(mapping.and_then(|m| m.token_expiration)),
+            regional_sts,
+            // A non-empty SA `<prefix>/region` replaces `awsDefaultRegion`.
+            region: region.unwrap_or(&settings.aws_default_region),
+            session_name: false,
+            role_source: None,
+        }
+    }
+
+    /// Pod annotation, SA annotation (integers only), then `fallback`; clamped.
+    fn expiration(&mut self, fallback: Option<i64>) -> i64 {
+        let settings = self.settings;
+        let asked = [
+            ("Pod", self.pod.annotations.get("token-expiration")),
+            ("ServiceAccount", self.sa_annotation("token-expiration")),
+        ]
+        .into_iter()
+        .find_map(|(on, value)| value.and_then(parse::go_int).map(|v| (on, v)));
+        let Some((on, asked)) = asked else {
+            return settings.clamp_expiration(fallback.unwrap_or(settings.token_expiration));
+        };
+        let clamped = settings.clamp_expiration(asked);
+        if clamped != asked {
+            let bound = match clamped > asked {
+                true => "raised to minTokenExpiration",
+                false => "lowered to maxTokenExpiration",
+            };
+            let prefix = &settings.annotation_prefix;
+            self.warnings.push(format!(
+                "annotation {prefix}/token-expiration on the {on} asks for {asked} seconds; {bound} ({clamped} seconds)"
+            ));
+        }
+        clamped
+    }
+
+    fn token_file(&self, mount_path: &str, token_path: &str) -> String {
+        let path = parse::join_path(mount_path, token_path);
+        match self.pod.is_windows {
+            true => parse::windows_path(&path),
+            false => path,
+        }
     }
 }
 

@@ -224,7 +224,7 @@ impl Applying<'_> {
         let [credential_name, _] = identity.mode.pair_names();
         let drift = defined
             .credential
-            .filter(|value| **value != identity.credential)
+            .filter(|value| *value != identity.credential)
             .map(|value| {
                 format!(
                     "container {name} sets {credential_name} to {value:?}, not {:?}",
@@ -244,13 +244,13 @@ impl Applying<'_> {
             &container.mounts,
             format_args!("spec.{list}[{index}].volumeMounts"),
         )?;
-        let volume_name = identity.volume_name.as_ref();
+        let volume_name = identity.volume_name;
         let existing = mounts
             .iter()
             .flatten()
             .find(|m| m.name.as_deref() == Some(volume_name));
         let path = existing.map(|m| m.mount_path.as_deref().unwrap_or_default());
-        if let Some(path) = path.filter(|p| *p != identity.mount_path.as_ref()) {
+        if let Some(path) = path.filter(|p| *p != identity.mount_path) {
             self.report.conflicts.push(format!(
                 "container {name} mounts volume {volume_name} at {path:?}, not {:?}",
                 identity.mount_path

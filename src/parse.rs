@@ -142,16 +142,6 @@ pub fn looks_like_role_arn(arn: &str) -> bool {
 /// Go's `filepath.Join(dir, file)` on a Unix path: joined, then cleaned
 /// (no `//`, no `.` or `..` segments, no trailing `/`).
 pub fn join_path(dir: &str, file: &str) -> String {
-    // The usual case, a clean absolute directory and a plain file name, is
-    // already its own cleaned form.
-    let plain = |segment: &[u8]| !matches!(segment, b"" | b"." | b"..");
-    let clean_dir = match dir.as_bytes() {
-        [b'/', rest @ ..] if !rest.is_empty() => rest.split(|&b| b == b'/').all(plain),
-        _ => false,
-    };
-    if clean_dir && plain(file.as_bytes()) && !file.as_bytes().contains(&b'/') {
-        return [dir, "/", file].concat();
-    }
     let rooted = dir.starts_with('/') || (dir.is_empty() && file.starts_with('/'));
     let mut parts: Vec<&str> = Vec::new();
     for segment in dir.split('/').chain(file.split('/')) {
@@ -196,7 +186,8 @@ pub fn is_dns_subdomain(s: &str) -> bool {
         })
 }
 
-/// An `http://` or `https://` URL with a non-empty host (an IPv6 literal in brackets is fine).
+/// An `http://` or `https://` URL with a non-empty host (an IPv6 literal in
+/// brackets is fine) and, if any, a numeric port.
 pub fn is_http_url(s: &str) -> bool {
     let Some(rest) = s
         .strip_prefix("http://")
@@ -204,34 +195,23 @@ pub fn is_http_url(s: &str) -> bool {
     else {
         return false;
     };
-    if s.chars().any(char::is_whitespace) {
-        return false;
-    }
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = match authority.strip_prefix('[') {
-        Some(bracketed) => match bracketed.split_once(']') {
-            Some((ip, port)) => {
-                let ip_ok = !ip.is_empty()
-                    && ip
-                        .bytes()
-                        .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
-                return ip_ok && (port.is_empty() || valid_port(port));
-            }
-            None => return false,
-        },
-        None => authority,
+    let ipv6 = |ip: &str| {
+        ip.bytes()
+            .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
     };
-    let (name, port) = match host.rsplit_once(':') {
-        Some((name, port)) => (name, Some(port)),
-        None => (host, None),
+    let (host, port) = match authority.strip_prefix('[').map(|b| b.split_once(']')) {
+        Some(Some((ip, port))) if ipv6(ip) => (ip, port),
+        Some(_) => return false,
+        None => authority
+            .rfind(':')
+            .map_or((authority, ""), |i| authority.split_at(i)),
     };
-    !name.is_empty() && !name.contains('@') && port.is_none_or(|p| valid_port(&format!(":{p}")))
-}
-
-fn valid_port(colon_port: &str) -> bool {
-    colon_port
-        .strip_prefix(':')
-        .is_some_and(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
+    let port_ok = port.is_empty()
+        || port.strip_prefix(':').is_some_and(|p| {
+            !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit())
+        });
+    !host.is_empty() && !host.contains('@') && port_ok && !s.contains(char::is_whitespace)
 }
 
 /// Shell-style match where `*` stands for any run of characters (even empty)

@@ -173,7 +173,7 @@ impl Settings {
             Value::Object(_) => {}
             _ => return Err("settings: invalid type, expected an object".to_owned()),
         }
-        serde_path_to_error::deserialize(without_null_fields(value))
+        serde_path_to_error::deserialize(without_null_fields(value, SETTING_NAMES))
             .map_err(|e| format!("{}: {}", field_path(e.path()), e.inner()))
     }
 
@@ -288,46 +288,40 @@ fn check_container_credentials(cc: &ContainerCredentials) -> Result<(), String> 
     Ok(())
 }
 
-/// The settings with every `null` field of their objects (the top level,
-/// `containerCredentials`, a mapping, an identity) left out: serde then gives
-/// each the default it gives an absent field. A `null` list item, mapping or
-/// unknown field stays, and is serde's error.
-fn without_null_fields(settings: &Value) -> Value {
-    fn fields(object: &Value, known: &[&str], nested: &dyn Fn(&str, &Value) -> Value) -> Value {
-        let Value::Object(map) = object else {
-            return object.clone();
-        };
-        let dropped = |key: &str, value: &Value| value.is_null() && known.contains(&key);
-        let kept = map.iter().filter(|(key, value)| !dropped(key, value));
-        Value::Object(
-            kept.map(|(key, value)| (key.clone(), nested(key, value)))
+/// The object `value` (of the struct whose fields are `known`) with its
+/// `null` fields left out, and so the nested structs' (`containerCredentials`,
+/// a mapping, an identity): serde then gives each the default it gives an
+/// absent field. A `null` list item, mapping or unknown field stays, and is
+/// serde's error.
+fn without_null_fields(value: &Value, known: &[&str]) -> Value {
+    let Value::Object(map) = value else {
+        return value.clone();
+    };
+    let top = known == SETTING_NAMES;
+    let nested = |key: &str, value: &Value| match (key, value) {
+        ("serviceAccountRoles", Value::Object(roles)) if top => {
+            let roles = roles
+                .iter()
+                .map(|(k, v)| (k.clone(), without_null_fields(v, ROLE_MAPPING_FIELDS)));
+            Value::Object(roles.collect())
+        }
+        ("containerCredentials", _) if top => {
+            without_null_fields(value, CONTAINER_CREDENTIALS_FIELDS)
+        }
+        ("identities", Value::Array(ids)) if known == CONTAINER_CREDENTIALS_FIELDS => Value::Array(
+            ids.iter()
+                .map(|v| without_null_fields(v, IDENTITY_FIELDS))
                 .collect(),
-        )
-    }
-    fn each(items: &Value, known: &[&str]) -> Value {
-        let item = |value: &Value| fields(value, known, &|_, value| value.clone());
-        match items {
-            Value::Object(map) => {
-                Value::Object(map.iter().map(|(k, v)| (k.clone(), item(v))).collect())
-            }
-            Value::Array(list) => Value::Array(list.iter().map(item).collect()),
-            other => other.clone(),
-        }
-    }
-    fields(settings, SETTING_NAMES, &|key, value| match key {
-        "serviceAccountRoles" => each(value, ROLE_MAPPING_FIELDS),
-        "containerCredentials" => {
-            fields(
-                value,
-                CONTAINER_CREDENTIALS_FIELDS,
-                &|key, value| match key {
-                    "identities" => each(value, IDENTITY_FIELDS),
-                    _ => value.clone(),
-                },
-            )
-        }
+        ),
         _ => value.clone(),
-    })
+    };
+    let kept = map
+        .iter()
+        .filter(|(key, value)| !(value.is_null() && known.contains(&key.as_str())));
+    Value::Object(
+        kept.map(|(key, value)| (key.clone(), nested(key, value)))
+            .collect(),
+    )
 }
 
 /// `serviceAccountRoles["a/b"].roleArn`, `containerCredentials.identities[1]`;
@@ -335,20 +329,18 @@ fn without_null_fields(settings: &Value) -> Value {
 fn field_path(path: &serde_path_to_error::Path) -> String {
     use serde_path_to_error::Segment;
     let mut out = String::new();
-    let mut parent = "";
+    let mut in_roles = false;
     for segment in path.iter() {
-        match segment {
-            Segment::Seq { index } => out += &format!("[{index}]"),
-            Segment::Map { key } if parent == "serviceAccountRoles" => out += &format!("[{key:?}]"),
-            Segment::Map { key } if out.is_empty() => out += key,
-            Segment::Map { key } => out += &format!(".{key}"),
-            Segment::Enum { variant } => out += &format!(".{variant}"),
-            Segment::Unknown => out += ".?",
-        }
-        parent = match segment {
-            Segment::Map { key } => key,
-            _ => "",
+        let part = match segment {
+            Segment::Seq { index } => format!("[{index}]"),
+            Segment::Map { key } if in_roles => format!("[{key:?}]"),
+            Segment::Map { key } if out.is_empty() => key.clone(),
+            Segment::Map { key } => format!(".{key}"),
+            Segment::Enum { variant } => format!(".{variant}"),
+            Segment::Unknown => ".?".to_owned(),
         };
+        in_roles = matches!(segment, Segment::Map { key } if key == "serviceAccountRoles");
+        out += &part;
     }
     if out.is_empty() {
         "settings".to_owned()
