@@ -279,7 +279,7 @@ impl Applying<'_> {
             let mut entry = String::from("{\"name\":");
             push_quoted(&mut entry, volume_name);
             entry.push_str(",\"readOnly\":true,\"mountPath\":");
-            push_quoted(&mut entry, &identity.mount_path);
+            push_quoted(&mut entry, identity.mount_path);
             entry.push('}');
             keys.extend(self.plan.append(
                 container.mounts.map_found(|m| m.span),
@@ -410,12 +410,12 @@ fn env_additions(identity: &Identity, defined: &EnvFacts) -> (Vec<&'static str>,
         entry("AWS_STS_REGIONAL_ENDPOINTS", Some("regional"));
     }
     if !identity.region.is_empty() && !defined.region {
-        entry("AWS_DEFAULT_REGION", Some(&identity.region));
-        entry("AWS_REGION", Some(&identity.region));
+        entry("AWS_DEFAULT_REGION", Some(identity.region));
+        entry("AWS_REGION", Some(identity.region));
     }
     if !defined.pair {
         let [credential, token_file] = identity.mode.pair_names();
-        entry(credential, Some(&identity.credential));
+        entry(credential, Some(identity.credential));
         entry(token_file, Some(&identity.token_file));
     }
     if identity.session_name && !defined.session_name {
@@ -427,17 +427,17 @@ fn env_additions(identity: &Identity, defined: &EnvFacts) -> (Vec<&'static str>,
 fn volume_json(identity: &Identity) -> String {
     let mut volume = String::with_capacity(160 + identity.token_path.len());
     volume.push_str("{\"name\":");
-    push_quoted(&mut volume, &identity.volume_name);
+    push_quoted(&mut volume, identity.volume_name);
     volume.push_str(",\"projected\":{\"sources\":[{\"serviceAccountToken\":{");
     if !identity.audience.is_empty() {
         volume.push_str("\"audience\":");
-        push_quoted(&mut volume, &identity.audience);
+        push_quoted(&mut volume, identity.audience);
         volume.push(',');
     }
     volume.push_str("\"expirationSeconds\":");
     volume.push_str(&identity.expiration_seconds.to_string());
     volume.push_str(",\"path\":");
-    push_quoted(&mut volume, &identity.token_path);
+    push_quoted(&mut volume, identity.token_path);
     volume.push_str("}}]}}");
     volume
 }
