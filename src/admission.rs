@@ -44,7 +44,7 @@ fn decide_pod(settings: &Settings, request: &Request, read: &mut ReadResource) -
     let done = |verdict, trail| Decision::of(verdict, Some(trail));
     let rejected = |message| done(reject_verdict(message, Vec::new()), Trail::none("rejected"));
     let prefix = &settings.annotation_prefix;
-    let pod = match pod::pod_object(&request.object) {
+    let pod = match request.object.required("object", "a JSON object (a Pod)") {
         Ok(pod) => pod,
         Err(error) => return rejected(error.0),
     };

@@ -185,9 +185,7 @@ pub fn apply(
             .iter()
             .enumerate()
         {
-            let container = container.as_ref().map_err(|kind| {
-                ShapeError::expected(format_args!("spec.{key}[{index}]"), "an object", kind)
-            })?;
+            let container = container.required(format_args!("spec.{key}[{index}]"), "an object")?;
             let name = container.name.as_deref().unwrap_or_default();
             if selection.lists_names() {
                 names.push(name.to_owned());
@@ -247,7 +245,7 @@ impl Applying<'_> {
         let volume_name = identity.volume_name;
         let existing = mounts
             .iter()
-            .flatten()
+            .filter_map(Slot::found)
             .find(|m| m.name.as_deref() == Some(volume_name));
         let path = existing.map(|m| m.mount_path.as_deref().unwrap_or_default());
         if let Some(path) = path.filter(|p| *p != identity.mount_path) {
@@ -299,7 +297,7 @@ impl Applying<'_> {
         let volumes = items_of(&spec.volumes, "spec.volumes")?;
         match volumes
             .iter()
-            .flatten()
+            .filter_map(Slot::found)
             .find(|v| v.name == identity.volume_name)
         {
             Some(volume) if !volume.projected_token => self.report.conflicts.push(format!(

@@ -54,6 +54,16 @@ impl<T> Slot<T> {
         }
     }
 
+    /// What was found; anything else is the error for `field`.
+    pub fn required(&self, field: impl Display, what: &str) -> Result<&T, ShapeError> {
+        match self {
+            Slot::Found(value) => Ok(value),
+            Slot::Absent => Err(ShapeError(format!("{field} is missing"))),
+            Slot::Null(_) => Err(ShapeError::expected(field, what, "null")),
+            Slot::Wrong(kind) => Err(ShapeError::expected(field, what, kind)),
+        }
+    }
+
     /// The same slot with `f` of what was found.
     pub fn map_found<U>(&self, f: impl FnOnce(&T) -> U) -> Slot<U> {
         match self {
@@ -114,9 +124,9 @@ pub struct Spec<'a> {
     pub service_account: Text<'a>,
     pub node_selector: Slot<Pairs<'a>>,
     pub os: Slot<Pairs<'a>>,
-    pub init_containers: Slot<List<Item<Container<'a>>>>,
-    pub containers: Slot<List<Item<Container<'a>>>>,
-    pub volumes: Slot<List<Item<Volume<'a>>>>,
+    pub init_containers: Slot<List<Slot<Container<'a>>>>,
+    pub containers: Slot<List<Slot<Container<'a>>>>,
+    pub volumes: Slot<List<Slot<Volume<'a>>>>,
 }
 
 /// A list and what was read of its items.
@@ -126,15 +136,12 @@ pub struct List<T> {
     pub items: Vec<T>,
 }
 
-/// A list item that must be an object: `Err` names the kind it was instead.
-pub type Item<T> = Result<T, &'static str>;
-
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Container<'a> {
     pub span: Span,
     pub name: Text<'a>,
     pub env: Slot<Env<'a>>,
-    pub mounts: Slot<List<Item<Mount<'a>>>>,
+    pub mounts: Slot<List<Slot<Mount<'a>>>>,
 }
 
 /// The variables the policy adds or checks that the reference reads by name.
@@ -258,33 +265,20 @@ fn read_spec<'a>(s: &mut Scanner<'a>) -> Read<Spec<'a>> {
     Ok(spec)
 }
 
-/// A list item that must be an object, read by `read`; `Err` names the kind it was instead.
-fn item<'a, T>(
-    s: &mut Scanner<'a>,
-    read: impl FnOnce(&mut Scanner<'a>) -> Read<T>,
-) -> Read<Item<T>> {
-    let first = s.peek()?;
-    if first == b'{' {
-        return read(s).map(Ok);
-    }
-    s.skip()?;
-    Ok(Err(scan::kind_name(first)))
-}
-
 /// A list whose items must be objects, each read by `read`.
 fn read_list<'a, T>(
     s: &mut Scanner<'a>,
     mut read: impl FnMut(&mut Scanner<'a>) -> Read<T>,
-) -> Read<List<Item<T>>> {
+) -> Read<List<Slot<T>>> {
     let mut items = Vec::new();
     let span = s.list(|s| {
-        items.push(item(s, &mut read)?);
+        items.push(slot(s, b'{', &mut read)?);
         Ok(())
     })?;
     Ok(List { span, items })
 }
 
-fn read_containers<'a>(s: &mut Scanner<'a>) -> Read<List<Item<Container<'a>>>> {
+fn read_containers<'a>(s: &mut Scanner<'a>) -> Read<List<Slot<Container<'a>>>> {
     read_list(s, |s| {
         let mut container = Container::default();
         container.span = s.object(|s, key| match key.as_deref() {
@@ -320,7 +314,7 @@ fn read_named<'a>(s: &mut Scanner<'a>) -> Read<[Text<'a>; 3]> {
 fn read_env<'a>(s: &mut Scanner<'a>) -> Read<Env<'a>> {
     let mut env = Env::default();
     env.span = s.list(|s| {
-        let Ok([name, value, _]) = item(s, read_named)? else {
+        let Slot::Found([name, value, _]) = slot(s, b'{', read_named)? else {
             return Ok(());
         };
         let known = name
@@ -336,14 +330,14 @@ fn read_env<'a>(s: &mut Scanner<'a>) -> Read<Env<'a>> {
     Ok(env)
 }
 
-fn read_mounts<'a>(s: &mut Scanner<'a>) -> Read<List<Item<Mount<'a>>>> {
+fn read_mounts<'a>(s: &mut Scanner<'a>) -> Read<List<Slot<Mount<'a>>>> {
     read_list(s, |s| {
         let [name, _, mount_path] = read_named(s)?;
         Ok(Mount { name, mount_path })
     })
 }
 
-fn read_volumes<'a>(s: &mut Scanner<'a>) -> Read<List<Item<Volume<'a>>>> {
+fn read_volumes<'a>(s: &mut Scanner<'a>) -> Read<List<Slot<Volume<'a>>>> {
     read_list(s, |s| {
         let mut volume = Volume::default();
         s.object(|s, key| match key.as_deref() {
@@ -369,7 +363,10 @@ fn has_token_source(s: &mut Scanner) -> Read<bool> {
                         ignore(s)
                     })
                 };
-                slot(s, b'[', |s| s.list(|s| item(s, &mut source).map(drop))).map(drop)
+                slot(s, b'[', |s| {
+                    s.list(|s| slot(s, b'{', &mut source).map(drop))
+                })
+                .map(drop)
             }
             _ => ignore(s),
         })
@@ -458,23 +455,6 @@ pub struct PodFacts {
     pub is_windows: bool,
 }
 
-/// The Pod, or the 400 for an object that is not one.
-pub fn pod_object<'p, 'a>(object: &'p Slot<Pod<'a>>) -> Result<&'p Pod<'a>, ShapeError> {
-    match object {
-        Slot::Found(pod) => Ok(pod),
-        Slot::Absent | Slot::Null(_) => Err(ShapeError::expected(
-            "object",
-            "a JSON object (a Pod)",
-            "null",
-        )),
-        Slot::Wrong(kind) => Err(ShapeError::expected(
-            "object",
-            "a JSON object (a Pod)",
-            kind,
-        )),
-    }
-}
-
 /// The label that opts a Pod out, whatever its value; checked before anything else.
 pub fn has_skip_label(pod: &Pod, prefix: &str) -> bool {
     let is_skip = |key: &str| key.strip_prefix(prefix) == Some("/skip-pod-identity-webhook");
@@ -503,12 +483,7 @@ pub fn read_facts<'p, 'a>(
         Slot::Wrong(got) => return Err(ShapeError::expected("kind", "\"Pod\"", got)),
     }
     let metadata = pod.metadata.optional("metadata", "a map")?;
-    let spec = match &pod.spec {
-        Slot::Found(spec) => spec,
-        Slot::Absent => return Err(ShapeError("spec is missing".to_owned())),
-        Slot::Null(_) => return Err(ShapeError::expected("spec", "an object", "null")),
-        Slot::Wrong(kind) => return Err(ShapeError::expected("spec", "an object", kind)),
-    };
+    let spec = pod.spec.required("spec", "an object")?;
     if let Some(metadata) = metadata {
         metadata.labels.optional("metadata.labels", "a map")?;
     }

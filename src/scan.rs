@@ -156,50 +156,48 @@ impl<'a> Scanner<'a> {
         &mut self,
         mut entry: impl FnMut(&mut Self, Option<Cow<'a, str>>) -> Read<()>,
     ) -> Read<Span> {
-        let open = self.position();
-        self.consume(b'{', "an object")?;
-        self.enter();
-        let mut count = 0;
-        if self.peek()? != b'}' {
-            loop {
-                let key = self.key()?;
-                self.consume(b':', "':'")?;
-                entry(self, key)?;
-                count += 1;
-                match self.peek()? {
-                    b',' => self.at += 1,
-                    b'}' => break,
-                    _ => return self.fail("',' or '}'"),
-                }
-            }
-        }
-        let close = self.at;
-        self.at += 1;
-        self.depth -= 1;
-        Ok(Span { open, close, count })
+        self.items([b'{', b'}'], ["an object", "',' or '}'"], |s| {
+            let key = s.key()?;
+            s.consume(b':', "':'")?;
+            entry(s, key)
+        })
     }
 
     /// The items of the list that comes next: `item` must read each one.
-    pub fn list(&mut self, mut item: impl FnMut(&mut Self) -> Read<()>) -> Read<Span> {
-        let open = self.position();
-        self.consume(b'[', "a list")?;
+    pub fn list(&mut self, item: impl FnMut(&mut Self) -> Read<()>) -> Read<Span> {
+        self.items([b'[', b']'], ["a list", "',' or ']'"], item)
+    }
+
+    /// An object or a list, each item (an entry) read by `item`.
+    fn items(
+        &mut self,
+        [open, close]: [u8; 2],
+        [what, separator]: [&'static str; 2],
+        mut item: impl FnMut(&mut Self) -> Read<()>,
+    ) -> Read<Span> {
+        let start = self.position();
+        self.consume(open, what)?;
         self.enter();
         let mut count = 0;
-        if self.peek()? != b']' {
+        if self.peek()? != close {
             loop {
                 item(self)?;
                 count += 1;
                 match self.peek()? {
                     b',' => self.at += 1,
-                    b']' => break,
-                    _ => return self.fail("',' or ']'"),
+                    byte if byte == close => break,
+                    _ => return self.fail(separator),
                 }
             }
         }
-        let close = self.at;
+        let end = self.at;
         self.at += 1;
         self.depth -= 1;
-        Ok(Span { open, close, count })
+        Ok(Span {
+            open: start,
+            close: end,
+            count,
+        })
     }
 
     fn key(&mut self) -> Read<Option<Cow<'a, str>>> {
