@@ -106,10 +106,10 @@ fn decide_pod(settings: &Settings, request: &Request, read: &mut ReadResource) -
         return done(verdict, trail.rejected());
     }
     warnings.append(&mut report.conflicts);
-    trail.containers = report.containers();
-    let changed = report.changed();
+    trail.containers = std::mem::take(&mut report.containers);
+    let changed = !report.added.is_empty();
     let findings = match settings.mode {
-        PolicyMode::Audit => [report.describe(&identity), report.role_drift].concat(),
+        PolicyMode::Audit => [report.added, report.role_drift].concat(),
         PolicyMode::Mutate => Vec::new(),
     };
     if !findings.is_empty() {

@@ -16,61 +16,21 @@ const LABEL_ENTRY: &str = "\"eks.amazonaws.com/pod-identity\":\"enabled\"";
 const SESSION_NAME: &str = "AWS_ROLE_SESSION_NAME";
 const SESSION_NAME_ENTRY: &str = "{\"name\":\"AWS_ROLE_SESSION_NAME\",\"valueFrom\":{\"fieldRef\":{\"fieldPath\":\"metadata.name\"}}}";
 
-/// One thing the policy added to a Pod.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Added {
-    Label,
-    /// A container's new env variables and whether it got the mount.
-    Container {
-        name: String,
-        env: Vec<&'static str>,
-        mount: bool,
-    },
-    Volume,
-}
-
 /// What applying an identity did, or would do, to a Pod.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Report {
-    /// What was added, in Pod order; empty when nothing changed.
-    pub added: Vec<Added>,
+    /// One phrase per addition, in Pod order (`label …`, `container app:
+    /// AWS_ROLE_ARN, mount aws-iam-token`, `volume aws-iam-token`): what
+    /// audit mode reports. Empty when nothing changed.
+    pub added: Vec<String>,
+    /// The containers that got (or, in audit mode, would get) something.
+    pub containers: Vec<String>,
     /// Existing settings that disagree with the identity (subject to `onConflict`).
     pub conflicts: Vec<String>,
     /// Selected containers whose `AWS_ROLE_ARN` is not the resolved role (audit mode).
     pub role_drift: Vec<String>,
     /// Names in include/skip lists that match nothing.
     pub warnings: Vec<String>,
-}
-
-impl Report {
-    pub fn changed(&self) -> bool {
-        !self.added.is_empty()
-    }
-
-    /// The containers that got (or, in audit mode, would get) something, in Pod order.
-    pub fn containers(&self) -> Vec<String> {
-        let names = self.added.iter().filter_map(|added| match added {
-            Added::Container { name, .. } => Some(name.clone()),
-            _ => None,
-        });
-        names.collect()
-    }
-
-    /// One phrase per addition, e.g. `container app: AWS_ROLE_ARN, mount aws-iam-token`.
-    pub fn describe(&self, identity: &Identity) -> Vec<String> {
-        let phrase = |added: &Added| match added {
-            Added::Label => format!("label {POD_IDENTITY_LABEL}"),
-            Added::Volume => format!("volume {}", identity.volume_name),
-            Added::Container { name, env, mount } => {
-                let mut items: Vec<String> = env.iter().map(|e| (*e).to_owned()).collect();
-                if *mount {
-                    items.push(format!("mount {}", identity.volume_name));
-                }
-                format!("container {name}: {}", items.join(", "))
-            }
-        };
-        self.added.iter().map(phrase).collect()
-    }
 }
 
 /// One addition to the Pod's bytes: `text` goes in before byte `at` of the object.
@@ -173,9 +133,10 @@ pub fn apply(
         },
     };
     if identity.mode == Mode::ContainerCredentials && applying.label(pod)? {
-        applying.report.added.push(Added::Label);
+        let label = format!("label {POD_IDENTITY_LABEL}");
+        applying.report.added.push(label);
     }
-    // Only the warnings about unmatched names need every container's name.
+    // The names of every container and init container, for the warnings about unmatched names.
     let mut names = Vec::new();
     for (key, containers) in [
         ("initContainers", &spec.init_containers),
@@ -187,9 +148,7 @@ pub fn apply(
         {
             let container = container.required(format_args!("spec.{key}[{index}]"), "an object")?;
             let name = container.name.as_deref().unwrap_or_default();
-            if selection.lists_names() {
-                names.push(name.to_owned());
-            }
+            names.push(name);
             if selection.selects(name) {
                 applying.container(container, (key, index), name)?;
             }
@@ -259,11 +218,13 @@ impl Applying<'_> {
         if env_names.is_empty() && !mount {
             return Ok(());
         }
-        self.report.added.push(Added::Container {
-            name: name.to_owned(),
-            env: env_names,
-            mount,
-        });
+        let mount_phrase = format!("mount {volume_name}");
+        let mut phrase = env_names;
+        phrase.extend(mount.then_some(mount_phrase.as_str()));
+        self.report
+            .added
+            .push(format!("container {name}: {}", phrase.join(", ")));
+        self.report.containers.push(name.to_owned());
         let mut keys = Vec::new();
         if !env_text.is_empty() {
             keys.extend(self.plan.append(
@@ -322,7 +283,8 @@ impl Applying<'_> {
                         self.plan.add_keys(spec.span, key.as_slice());
                     }
                 }
-                self.report.added.push(Added::Volume);
+                let volume = format!("volume {}", identity.volume_name);
+                self.report.added.push(volume);
             }
         }
         Ok(())

@@ -46,7 +46,8 @@ fn csv_first_record(s: &str) -> Result<Vec<String>, String> {
     // Go turns every line's `\r\n` into `\n`, and drops a `\r` that ends the input.
     let text = s.replace("\r\n", "\n");
     let text = text.strip_suffix('\r').unwrap_or(&text);
-    let mut lines = CsvLines(text);
+    // Go's `readLine`: each line keeps its `\n`; the last may have none.
+    let mut lines = text.split_inclusive('\n');
     let Some(mut line) = lines.by_ref().find(|line| *line != "\n") else {
         return Ok(Vec::new());
     };
@@ -95,24 +96,6 @@ fn csv_first_record(s: &str) -> Result<Vec<String>, String> {
                 return Err(BAD_QUOTE.to_owned());
             }
         }
-    }
-}
-
-/// Go's `csv.Reader.readLine` on a text already normalised: each line keeps
-/// its `\n`; the last line may have none.
-struct CsvLines<'a>(&'a str);
-
-impl<'a> Iterator for CsvLines<'a> {
-    type Item = &'a str;
-
-    fn next(&mut self) -> Option<&'a str> {
-        if self.0.is_empty() {
-            return None;
-        }
-        let end = self.0.find('\n').map_or(self.0.len(), |i| i + 1);
-        let (line, rest) = self.0.split_at(end);
-        self.0 = rest;
-        Some(line)
     }
 }
 

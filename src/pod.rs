@@ -419,13 +419,6 @@ pub struct Selection {
 }
 
 impl Selection {
-    pub fn lists_names(&self) -> bool {
-        self.include
-            .as_ref()
-            .is_some_and(|(_, names)| !names.is_empty())
-            || !self.skip.1.is_empty()
-    }
-
     pub fn selects(&self, name: &str) -> bool {
         let included = self
             .include
@@ -435,11 +428,11 @@ impl Selection {
     }
 
     /// One warning per listed name that matches no container or init container.
-    pub fn unmatched(&self, names: &[String]) -> Vec<String> {
+    pub fn unmatched(&self, names: &[&str]) -> Vec<String> {
         let lists = self.include.iter().chain(std::iter::once(&self.skip));
         lists
             .flat_map(|(key, listed)| listed.iter().map(move |name| (key, name)))
-            .filter(|(_, name)| !names.contains(name))
+            .filter(|(_, name)| !names.contains(&name.as_str()))
             .map(|(key, name)| format!("container {name:?} named in annotation {key} matches no container or init container"))
             .collect()
     }
