@@ -7,7 +7,9 @@
 //! `onConflict` decide from one pass over the Pod.
 
 use crate::identity::{Identity, Mode};
-use crate::pod::{Container, Env, Pod, Selection, ShapeError, Slot, Spec, items_of};
+use crate::pod::{
+    Container, List, Named, Pod, Selection, ShapeError, Slot, Spec, first_named, items_of,
+};
 use crate::scan::{Span, push_quoted};
 
 /// The label EKS Pod Identity sets; it does not follow `annotationPrefix`.
@@ -197,15 +199,10 @@ impl Applying<'_> {
             return Ok(());
         }
         self.report.conflicts.extend(drift);
-        let mounts = items_of(
-            &container.mounts,
-            format_args!("spec.{list}[{index}].volumeMounts"),
-        )?;
+        let field = format_args!("spec.{list}[{index}].volumeMounts");
+        let mounts = container.mounts.optional(field, "a list")?;
         let volume_name = identity.volume_name;
-        let existing = mounts
-            .iter()
-            .filter_map(Slot::found)
-            .find(|m| m.name.as_deref() == Some(volume_name));
+        let existing = first_named(mounts, volume_name);
         let path = existing.map(|m| m.mount_path.as_deref().unwrap_or_default());
         if let Some(path) = path.filter(|p| *p != identity.mount_path) {
             self.report.conflicts.push(format!(
@@ -333,15 +330,15 @@ struct EnvFacts<'e> {
 }
 
 impl<'e> EnvFacts<'e> {
-    fn of(identity: &Identity, env: Option<&'e Env>) -> EnvFacts<'e> {
-        let has = |wanted: &str| env.is_some_and(|env| env.entry(wanted).is_some());
+    fn of(identity: &Identity, env: Option<&'e List<Slot<Named>>>) -> EnvFacts<'e> {
+        let has = |wanted: &str| first_named(env, wanted).is_some();
         let [credential, token_file] = identity.mode.pair_names();
         EnvFacts {
             pair: has(credential) || has(token_file),
             region: has("AWS_REGION") || has("AWS_DEFAULT_REGION"),
             sts: has("AWS_STS_REGIONAL_ENDPOINTS"),
             session_name: has(SESSION_NAME),
-            credential: env.and_then(|env| env.entry(credential)?.as_deref()),
+            credential: first_named(env, credential).and_then(|var| var.value.as_deref()),
         }
     }
 }

@@ -140,42 +140,28 @@ pub struct List<T> {
 pub struct Container<'a> {
     pub span: Span,
     pub name: Text<'a>,
-    pub env: Slot<Env<'a>>,
-    pub mounts: Slot<List<Slot<Mount<'a>>>>,
+    pub env: Slot<List<Slot<Named<'a>>>>,
+    pub mounts: Slot<List<Slot<Named<'a>>>>,
 }
 
-/// The variables the policy adds or checks that the reference reads by name.
-pub const KNOWN_VARS: [&str; 8] = [
-    "AWS_ROLE_ARN",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-    "AWS_STS_REGIONAL_ENDPOINTS",
-    "AWS_ROLE_SESSION_NAME",
-];
-
-/// A container's `env` list: of the [`KNOWN_VARS`], which are defined, and the
-/// literal `value` of the first entry of each (`Some(None)`: defined, no value).
+/// An `env` entry or a volume mount: its `name`, `value` and `mountPath`
+/// when strings (the last of each key).
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Env<'a> {
-    pub span: Span,
-    pub known: [Option<Text<'a>>; KNOWN_VARS.len()],
-}
-
-impl<'a> Env<'a> {
-    /// The first entry named `name`: `Some(value)` when there is one.
-    pub fn entry(&self, name: &str) -> Option<&Text<'a>> {
-        let index = KNOWN_VARS.iter().position(|known| *known == name)?;
-        self.known.get(index)?.as_ref()
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Mount<'a> {
+pub struct Named<'a> {
     pub name: Text<'a>,
+    pub value: Text<'a>,
     pub mount_path: Text<'a>,
+}
+
+/// The first item of `list` named `name`.
+pub fn first_named<'l, 'a>(
+    list: Option<&'l List<Slot<Named<'a>>>>,
+    name: &str,
+) -> Option<&'l Named<'a>> {
+    let items = list.into_iter().flat_map(|list| list.items.iter());
+    items
+        .filter_map(Slot::found)
+        .find(|item| item.name.as_deref() == Some(name))
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -283,58 +269,27 @@ fn read_containers<'a>(s: &mut Scanner<'a>) -> Read<List<Slot<Container<'a>>>> {
         let mut container = Container::default();
         container.span = s.object(|s, key| match key.as_deref() {
             Some("name") => s.text_value().map(|name| container.name = name),
-            Some("env") => slot(s, b'[', read_env).map(|env| container.env = env),
-            Some("volumeMounts") => slot(s, b'[', read_mounts).map(|m| container.mounts = m),
+            Some("env") => {
+                slot(s, b'[', |s| read_list(s, read_named)).map(|env| container.env = env)
+            }
+            Some("volumeMounts") => {
+                slot(s, b'[', |s| read_list(s, read_named)).map(|m| container.mounts = m)
+            }
             _ => ignore(s),
         })?;
         Ok(container)
     })
 }
 
-/// One env var or mount object: its `name`, `value` and `mountPath` when
-/// strings (the last of each key).
-fn read_named<'a>(s: &mut Scanner<'a>) -> Read<[Text<'a>; 3]> {
-    let mut fields: [Text<'a>; 3] = [None, None, None];
-    s.object(|s, key| {
-        let index = match key.as_deref() {
-            Some("name") => 0,
-            Some("value") => 1,
-            Some("mountPath") => 2,
-            _ => return ignore(s),
-        };
-        let value = s.text_value()?;
-        if let Some(field) = fields.get_mut(index) {
-            *field = value;
-        }
-        Ok(())
+fn read_named<'a>(s: &mut Scanner<'a>) -> Read<Named<'a>> {
+    let mut named = Named::default();
+    s.object(|s, key| match key.as_deref() {
+        Some("name") => s.text_value().map(|text| named.name = text),
+        Some("value") => s.text_value().map(|text| named.value = text),
+        Some("mountPath") => s.text_value().map(|text| named.mount_path = text),
+        _ => ignore(s),
     })?;
-    Ok(fields)
-}
-
-fn read_env<'a>(s: &mut Scanner<'a>) -> Read<Env<'a>> {
-    let mut env = Env::default();
-    env.span = s.list(|s| {
-        let Slot::Found([name, value, _]) = slot(s, b'{', read_named)? else {
-            return Ok(());
-        };
-        let known = name
-            .as_deref()
-            .and_then(|name| KNOWN_VARS.iter().position(|known| *known == name));
-        if let Some(slot) = known.and_then(|index| env.known.get_mut(index))
-            && slot.is_none()
-        {
-            *slot = Some(value);
-        }
-        Ok(())
-    })?;
-    Ok(env)
-}
-
-fn read_mounts<'a>(s: &mut Scanner<'a>) -> Read<List<Slot<Mount<'a>>>> {
-    read_list(s, |s| {
-        let [name, _, mount_path] = read_named(s)?;
-        Ok(Mount { name, mount_path })
-    })
+    Ok(named)
 }
 
 fn read_volumes<'a>(s: &mut Scanner<'a>) -> Read<List<Slot<Volume<'a>>>> {

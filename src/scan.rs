@@ -171,33 +171,29 @@ impl<'a> Scanner<'a> {
     /// An object or a list, each item (an entry) read by `item`.
     fn items(
         &mut self,
-        [open, close]: [u8; 2],
+        [open_byte, close_byte]: [u8; 2],
         [what, separator]: [&'static str; 2],
         mut item: impl FnMut(&mut Self) -> Read<()>,
     ) -> Read<Span> {
-        let start = self.position();
-        self.consume(open, what)?;
+        let start_at = self.position();
+        self.consume(open_byte, what)?;
         self.enter();
         let mut count = 0;
-        if self.peek()? != close {
+        if self.peek()? != close_byte {
             loop {
                 item(self)?;
                 count += 1;
                 match self.peek()? {
                     b',' => self.at += 1,
-                    byte if byte == close => break,
+                    byte if byte == close_byte => break,
                     _ => return self.fail(separator),
                 }
             }
         }
-        let end = self.at;
+        let (open, close) = (start_at, self.at);
         self.at += 1;
         self.depth -= 1;
-        Ok(Span {
-            open: start,
-            close: end,
-            count,
-        })
+        Ok(Span { open, close, count })
     }
 
     fn key(&mut self) -> Read<Option<Cow<'a, str>>> {
@@ -269,6 +265,13 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// Steps over the next byte when it is one of `bytes`.
+    fn eat(&mut self, bytes: &[u8]) -> bool {
+        let found = self.bytes.get(self.at).is_some_and(|b| bytes.contains(b));
+        self.at += usize::from(found);
+        found
+    }
+
     fn digits(&mut self) -> Read<()> {
         let start = self.at;
         while let Some(b'0'..=b'9') = self.bytes.get(self.at) {
@@ -281,47 +284,37 @@ impl<'a> Scanner<'a> {
     }
 
     fn number(&mut self) -> Read<()> {
-        if self.bytes.get(self.at) == Some(&b'-') {
-            self.at += 1;
-        }
-        match self.bytes.get(self.at) {
-            Some(b'0') => self.at += 1,
-            Some(b'1'..=b'9') => self.digits()?,
-            _ => return self.fail("a value"),
-        }
-        if self.bytes.get(self.at) == Some(&b'.') {
-            self.at += 1;
+        self.eat(b"-");
+        if !self.eat(b"0") {
+            if !matches!(self.bytes.get(self.at), Some(b'1'..=b'9')) {
+                return self.fail("a value");
+            }
             self.digits()?;
         }
-        if let Some(b'e' | b'E') = self.bytes.get(self.at) {
-            self.at += 1;
-            if let Some(b'+' | b'-') = self.bytes.get(self.at) {
-                self.at += 1;
-            }
+        if self.eat(b".") {
+            self.digits()?;
+        }
+        if self.eat(b"eE") {
+            self.eat(b"+-");
             self.digits()?;
         }
         Ok(())
     }
 
-    fn literal(&mut self, word: &[u8]) -> Read<()> {
-        match self.bytes.get(self.at..self.at + word.len()) == Some(word) {
-            true => {
-                self.at += word.len();
-                Ok(())
-            }
-            false => self.fail("a value"),
-        }
-    }
-
     /// A value that is not an object or a list.
     fn scalar(&mut self, first: u8) -> Read<()> {
-        match first {
-            b'"' => self.skip_string().map(|_| ()),
-            b't' => self.literal(b"true"),
-            b'f' => self.literal(b"false"),
-            b'n' => self.literal(b"null"),
-            _ => self.number(),
+        let word: &[u8] = match first {
+            b'"' => return self.skip_string().map(drop),
+            b't' => b"true",
+            b'f' => b"false",
+            b'n' => b"null",
+            _ => return self.number(),
+        };
+        if self.bytes.get(self.at..self.at + word.len()) != Some(word) {
+            return self.fail("a value");
         }
+        self.at += word.len();
+        Ok(())
     }
 
     /// Skips the next value, checking it; returns its first byte. Iterative,
