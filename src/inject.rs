@@ -96,7 +96,8 @@ impl Plan {
         self.insert(object.open + 1, text);
     }
 
-    /// `items` at the end of the object or list `key` (found as `slot`), or
+    /// `items` at the end (with `front`, the start) of the object or list
+    /// `key` (found as `slot`), or
     /// the key and its new value when it is absent (for [`Plan::add_keys`]).
     /// A `null` value is followed by the key again: decoders take the last.
     fn append(
@@ -105,11 +106,13 @@ impl Plan {
         key: &'static str,
         items: &str,
         [open, close]: [&str; 2],
+        front: bool,
     ) -> Option<(&'static str, String)> {
         match slot {
             Slot::Absent => return Some((key, [open, items, close].concat())),
             Slot::Null(end) => self.insert(end, [",\"", key, "\":", open, items, close].concat()),
             Slot::Found(span) if span.is_empty() => self.insert(span.close, items.to_owned()),
+            Slot::Found(span) if front => self.insert(span.open + 1, [items, ","].concat()),
             Slot::Found(span) => self.insert(span.close, [",", items].concat()),
             // Rejected before any plan is made.
             Slot::Wrong(_) => {}
@@ -224,12 +227,8 @@ impl Applying<'_> {
         self.report.containers.push(name.to_owned());
         let mut keys = Vec::new();
         if !env_text.is_empty() {
-            keys.extend(self.plan.append(
-                container.env.map_found(|e| e.span),
-                "env",
-                &env_text,
-                LIST,
-            ));
+            let env = container.env.map_found(|e| e.span);
+            keys.extend(self.plan.append(env, "env", &env_text, LIST, false));
         }
         if mount {
             let mut entry = String::from("{\"name\":");
@@ -237,12 +236,11 @@ impl Applying<'_> {
             entry.push_str(",\"readOnly\":true,\"mountPath\":");
             push_quoted(&mut entry, identity.mount_path);
             entry.push('}');
-            keys.extend(self.plan.append(
-                container.mounts.map_found(|m| m.span),
-                "volumeMounts",
-                &entry,
-                LIST,
-            ));
+            let mounts = container.mounts.map_found(|m| m.span);
+            keys.extend(
+                self.plan
+                    .append(mounts, "volumeMounts", &entry, LIST, false),
+            );
         }
         self.plan.add_keys(container.span, &keys);
         Ok(())
@@ -264,22 +262,10 @@ impl Applying<'_> {
             )),
             Some(_) => {}
             None => {
+                let volumes = spec.volumes.map_found(|l| l.span);
                 let volume = volume_json(identity);
-                match &spec.volumes {
-                    Slot::Found(list) if list.span.is_empty() => {
-                        self.plan.insert(list.span.open + 1, volume)
-                    }
-                    Slot::Found(list) => self.plan.insert(list.span.open + 1, volume + ","),
-                    volumes => {
-                        let key = self.plan.append(
-                            volumes.map_found(|l| l.span),
-                            "volumes",
-                            &volume,
-                            LIST,
-                        );
-                        self.plan.add_keys(spec.span, key.as_slice());
-                    }
-                }
+                let key = self.plan.append(volumes, "volumes", &volume, LIST, true);
+                self.plan.add_keys(spec.span, key.as_slice());
                 let volume = format!("volume {}", identity.volume_name);
                 self.report.added.push(volume);
             }
@@ -313,7 +299,7 @@ impl Applying<'_> {
                 (pod.span, "metadata", absent.map_found(|m| m.span), labels)
             }
         };
-        let key = self.plan.append(slot, key, &value, OBJECT);
+        let key = self.plan.append(slot, key, &value, OBJECT, false);
         self.plan.add_keys(parent, key.as_slice());
         Ok(true)
     }
