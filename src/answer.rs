@@ -156,15 +156,18 @@ pub fn answer(decision: &Decision) -> Vec<u8> {
         audit_annotations: decision.trail.as_ref(),
         warnings: unique,
     };
-    // Strings and numbers only: serde_json cannot fail on them.
-    let fields = serde_json::to_string(&fields).unwrap_or_default();
-    match object {
-        Some(object) => {
-            let rest = fields.strip_prefix('{').unwrap_or(&fields);
-            ["{\"mutated_object\":", object, ",", rest]
-                .concat()
-                .into_bytes()
-        }
-        None => fields.into_bytes(),
+    let mut out = Vec::with_capacity(object.map_or(0, String::len) + 512);
+    if let Some(object) = object {
+        out.extend_from_slice(b"{\"mutated_object\":");
+        out.extend_from_slice(object.as_bytes());
+        out.push(b',');
     }
+    let fields_at = out.len();
+    // Strings and numbers into a Vec: serde_json cannot fail on them.
+    let _ = serde_json::to_writer(&mut out, &fields);
+    if object.is_some() {
+        // The fields' own `{`: they go on after the object.
+        out.remove(fields_at);
+    }
+    out
 }

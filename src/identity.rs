@@ -3,6 +3,8 @@
 //! static mappings; then audience, regional STS, expiration (with clamping)
 //! and region, each from its source in precedence order. Pure: no host calls.
 
+use std::fmt::Display;
+
 use crate::parse;
 use crate::pod::{Annotations, PodFacts};
 use crate::settings::{
@@ -90,7 +92,9 @@ pub fn resolve<'a>(
     uid: &str,
 ) -> Resolution<'a> {
     let mut warnings = Vec::new();
-    let who = format!("ServiceAccount {}/{}", pod.namespace, pod.service_account);
+    // Only formatted into a message.
+    let (namespace, name) = (&pod.namespace, &pod.service_account);
+    let who = format_args!("ServiceAccount {namespace}/{name}");
     let sa = match sa {
         ServiceAccountLookup::Read(annotations) => Some(annotations),
         ServiceAccountLookup::Unreadable(error) => {
@@ -201,7 +205,11 @@ impl<'a> Sources<'a> {
     }
 
     /// The Pod's role, else the SA's annotation, else a static mapping.
-    fn web_identity(&mut self, pod_role: Option<&'a str>, who: &str) -> Option<Identity<'a>> {
+    fn web_identity(
+        &mut self,
+        pod_role: Option<&'a str>,
+        who: &dyn Display,
+    ) -> Option<Identity<'a>> {
         let settings = self.settings;
         let sa_role = self.sa_annotation("role-arn").filter(|r| !r.is_empty());
         let (role_arn, mapping, source) = match (pod_role, sa_role) {

@@ -136,6 +136,7 @@ pub fn apply(
             base: pod.base,
             insertions: Vec::new(),
         },
+        env: None,
     };
     if identity.mode == Mode::ContainerCredentials && applying.label(pod)? {
         let label = format!("label {POD_IDENTITY_LABEL}");
@@ -169,6 +170,9 @@ struct Applying<'r> {
     identity: &'r Identity<'r>,
     report: Report,
     plan: Plan,
+    /// The additions of the last container, by what it defined: most Pods'
+    /// containers all lack the same variables, so the JSON is written once.
+    env: Option<([bool; 4], Vec<&'static str>, String)>,
 }
 
 impl Applying<'_> {
@@ -214,24 +218,42 @@ impl Applying<'_> {
             ));
         }
         let mount = existing.is_none();
-        let (env_names, env_text) = env_additions(identity, &defined);
+        let key = [
+            defined.pair,
+            defined.region,
+            defined.sts,
+            defined.session_name,
+        ];
+        if self.env.as_ref().is_none_or(|(known, ..)| *known != key) {
+            let (names, text) = env_additions(identity, &defined);
+            self.env = Some((key, names, text));
+        }
+        let Some((_, env_names, env_text)) = &self.env else {
+            return Ok(());
+        };
         if env_names.is_empty() && !mount {
             return Ok(());
         }
-        let mount_phrase = format!("mount {volume_name}");
-        let mut phrase = env_names;
-        phrase.extend(mount.then_some(mount_phrase.as_str()));
-        self.report
-            .added
-            .push(format!("container {name}: {}", phrase.join(", ")));
+        let mut phrase = ["container ", name, ": ", &env_names.join(", ")].concat();
+        if mount {
+            phrase.push_str(if env_names.is_empty() {
+                "mount "
+            } else {
+                ", mount "
+            });
+            phrase.push_str(volume_name);
+        }
+        self.report.added.push(phrase);
         self.report.containers.push(name.to_owned());
         let mut keys = Vec::new();
         if !env_text.is_empty() {
             let env = container.env.map_found(|e| e.span);
-            keys.extend(self.plan.append(env, "env", &env_text, LIST, false));
+            keys.extend(self.plan.append(env, "env", env_text, LIST, false));
         }
         if mount {
-            let mut entry = String::from("{\"name\":");
+            let mut entry =
+                String::with_capacity(64 + volume_name.len() + identity.mount_path.len());
+            entry.push_str("{\"name\":");
             push_quoted(&mut entry, volume_name);
             entry.push_str(",\"readOnly\":true,\"mountPath\":");
             push_quoted(&mut entry, identity.mount_path);

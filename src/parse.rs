@@ -125,6 +125,15 @@ pub fn looks_like_role_arn(arn: &str) -> bool {
 /// Go's `filepath.Join(dir, file)` on a Unix path: joined, then cleaned
 /// (no `//`, no `.` or `..` segments, no trailing `/`).
 pub fn join_path(dir: &str, file: &str) -> String {
+    // The usual case, a clean absolute directory and a plain file name, is
+    // already its own cleaned form.
+    let plain = |segment: &str| !matches!(segment, "" | "." | "..");
+    let clean_dir = dir
+        .strip_prefix('/')
+        .is_some_and(|d| d.split('/').all(plain));
+    if clean_dir && plain(file) && !file.contains('/') {
+        return [dir, "/", file].concat();
+    }
     let rooted = dir.starts_with('/') || (dir.is_empty() && file.starts_with('/'));
     let mut parts: Vec<&str> = Vec::new();
     for segment in dir.split('/').chain(file.split('/')) {

@@ -269,9 +269,7 @@ fn read_containers<'a>(s: &mut Scanner<'a>) -> Read<List<Slot<Container<'a>>>> {
         let mut container = Container::default();
         container.span = s.object(|s, key| match key.as_deref() {
             Some("name") => s.text_value().map(|name| container.name = name),
-            Some("env") => {
-                slot(s, b'[', |s| read_list(s, read_named)).map(|env| container.env = env)
-            }
+            Some("env") => slot(s, b'[', read_env).map(|env| container.env = env),
             Some("volumeMounts") => {
                 slot(s, b'[', |s| read_list(s, read_named)).map(|m| container.mounts = m)
             }
@@ -279,6 +277,21 @@ fn read_containers<'a>(s: &mut Scanner<'a>) -> Read<List<Slot<Container<'a>>>> {
         })?;
         Ok(container)
     })
+}
+
+/// The `AWS_…` entries of an `env` list: the policy looks up no others, and
+/// most Pods' variables are not the SDK's.
+fn read_env<'a>(s: &mut Scanner<'a>) -> Read<List<Slot<Named<'a>>>> {
+    let mut items = Vec::new();
+    let span = s.list(|s| {
+        let var = slot(s, b'{', read_named)?;
+        let name = var.found().and_then(|var| var.name.as_deref());
+        if name.is_some_and(|name| name.starts_with("AWS_")) {
+            items.push(var);
+        }
+        Ok(())
+    })?;
+    Ok(List { span, items })
 }
 
 fn read_named<'a>(s: &mut Scanner<'a>) -> Read<Named<'a>> {

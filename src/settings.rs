@@ -207,8 +207,8 @@ impl Settings {
         if let Some(cc) = &self.container_credentials {
             check_container_credentials(cc)?;
         }
-        if let Some(i) = self.allowed_role_arns.iter().position(String::is_empty) {
-            return Err(format!("allowedRoleArns[{i}]: must not be empty"));
+        for (i, pattern) in self.allowed_role_arns.iter().enumerate() {
+            non_empty(format_args!("allowedRoleArns[{i}]"), pattern)?;
         }
         Ok(())
     }
@@ -223,9 +223,7 @@ impl Settings {
                 ));
             }
         }
-        if mapping.role_arn.is_empty() {
-            return Err(format!("{field}.roleArn: must not be empty"));
-        }
+        non_empty(format_args!("{field}.roleArn"), &mapping.role_arn)?;
         if let Some(expiration) = mapping.token_expiration {
             self.check_expiration(&format!("{field}.tokenExpiration"), expiration)?;
         }
@@ -248,6 +246,13 @@ impl Settings {
     }
 }
 
+fn non_empty(field: impl std::fmt::Display, value: &str) -> Result<(), String> {
+    match value.is_empty() {
+        true => Err(format!("{field}: must not be empty")),
+        false => Ok(()),
+    }
+}
+
 fn check_absolute(field: &str, path: &str) -> Result<(), String> {
     if path.starts_with('/') {
         Ok(())
@@ -258,12 +263,8 @@ fn check_absolute(field: &str, path: &str) -> Result<(), String> {
 
 fn check_container_credentials(cc: &ContainerCredentials) -> Result<(), String> {
     check_absolute("containerCredentials.mountPath", &cc.mount_path)?;
-    if cc.volume_name.is_empty() {
-        return Err("containerCredentials.volumeName: must not be empty".to_owned());
-    }
-    if cc.token_path.is_empty() {
-        return Err("containerCredentials.tokenPath: must not be empty".to_owned());
-    }
+    non_empty("containerCredentials.volumeName", &cc.volume_name)?;
+    non_empty("containerCredentials.tokenPath", &cc.token_path)?;
     if !parse::is_http_url(&cc.full_uri) {
         return Err(format!(
             "containerCredentials.fullUri: must be an http:// or https:// URL with a host, got {:?}",
@@ -272,12 +273,11 @@ fn check_container_credentials(cc: &ContainerCredentials) -> Result<(), String> 
     }
     for (i, identity) in cc.identities.iter().enumerate() {
         let field = format!("containerCredentials.identities[{i}]");
-        if identity.namespace.is_empty() {
-            return Err(format!("{field}.namespace: must not be empty"));
-        }
-        if identity.service_account.is_empty() {
-            return Err(format!("{field}.serviceAccount: must not be empty"));
-        }
+        non_empty(format_args!("{field}.namespace"), &identity.namespace)?;
+        non_empty(
+            format_args!("{field}.serviceAccount"),
+            &identity.service_account,
+        )?;
         if cc.identities[..i].contains(identity) {
             return Err(format!(
                 "{field}: {}/{} is listed twice",
