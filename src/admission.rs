@@ -1,8 +1,7 @@
-//! One admission request, from the raw payload to a [`Decision`]: reading,
-//! the "does this apply" checks, the ServiceAccount read (with the uncached
-//! retry), then the pure decision and mutation. The host is reached only
-//! through the `read` function passed in, so this whole flow runs natively in
-//! tests with a plain closure standing in for the host.
+//! One admission request, from the raw payload to a [`Decision`]: reading, the "does this apply"
+//! checks, the ServiceAccount read (with the uncached retry), then the pure decision and mutation.
+//! The host is reached only through the `read` function passed in, so this whole flow runs natively
+//! in tests with a plain closure standing in for the host.
 
 use kubewarden_policy_sdk::host_capabilities::kubernetes::GetResourceRequest;
 
@@ -15,14 +14,14 @@ use crate::request::{Request, read_payload, service_account_annotations};
 use crate::scan;
 use crate::settings::{OnConflict, PolicyMode, Settings};
 
-/// The host's `kubernetes/get_resource`: the request, then the raw JSON answer
-/// or the host's error message.
+/// The host's `kubernetes/get_resource`: the request, then the raw JSON answer or the host's error
+/// message.
 pub type ReadResource<'a> = dyn FnMut(&GetResourceRequest) -> Result<Vec<u8>, String> + 'a;
 
 const TOO_DEEP: &str = "cannot parse the validation request: recursion limit exceeded";
 
-/// Evaluates a `validate` payload (`{"settings": …, "request": …}`): the one
-/// entry point of the glue, the tests, policy-host and the fuzz targets.
+/// Evaluates a `validate` payload (`{"settings": …, "request": …}`): the one entry point of the
+/// glue, the tests, policy-host and the fuzz targets.
 pub fn decide(payload: &[u8], read: &mut ReadResource) -> Decision {
     match read_payload(payload) {
         Err(error) => {
@@ -141,9 +140,9 @@ fn is_pod_creation(request: &Request) -> bool {
         && request.sub_resource.is_empty()
 }
 
-/// One cached read, then (only if that fails) one live read, because a
-/// ServiceAccount created seconds before its Pods may not be in the host's
-/// cache yet. These are the exact requests replay sessions record.
+/// One cached read, then (only if that fails) one live read, because a ServiceAccount created
+/// seconds before its Pods may not be in the host's cache yet. These are the exact requests replay
+/// sessions record.
 fn read_service_account(
     settings: &Settings,
     facts: &PodFacts,

@@ -1,7 +1,7 @@
-//! The answer: what the policy decided (a verdict, the audit trail, the
-//! insertions of a mutation) and the one writer of the response the host
-//! reads. serde writes the fields; the mutated object goes in front as its
-//! own bytes, so that the Pod is never parsed into a tree nor serialised again.
+//! The answer: what the policy decided (a verdict, the audit trail, the insertions of a mutation)
+//! and the one writer of the response the host reads. serde writes the fields; the mutated object
+//! goes in front as its own bytes, so that the Pod is never parsed into a tree nor serialised
+//! again.
 
 use serde::{Serialize, Serializer};
 
@@ -30,9 +30,8 @@ pub enum Verdict {
     },
 }
 
-/// A verdict, its audit trail (for a Pod CREATE the policy evaluated), and
-/// the insertions a mutation made into the object's bytes (relative to its
-/// first byte).
+/// A verdict, its audit trail (for a Pod CREATE the policy evaluated), and the insertions a
+/// mutation made into the object's bytes (relative to its first byte).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
     pub verdict: Verdict,
@@ -51,9 +50,9 @@ impl Decision {
     }
 }
 
-/// What the audit log should say about one Pod: which identity, from where,
-/// what the ServiceAccount read gave, which containers got something. Written
-/// as the response's `audit_annotations`, in this order, values capped.
+/// What the audit log should say about one Pod: which identity, from where, what the ServiceAccount
+/// read gave, which containers got something. Written as the response's `audit_annotations`, in
+/// this order, values capped.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct Trail {
@@ -130,18 +129,17 @@ struct Fields<'a> {
     warnings: Vec<&'a str>,
 }
 
-/// The response: `mutated_object` (the object's bytes as they are), then the
-/// other fields. Warnings are deduplicated (first occurrence kept) and capped
-/// at [`MAX_WARNINGS`].
+/// The response: `mutated_object` (the object's bytes as they are), then the other fields. Warnings
+/// are deduplicated (first occurrence kept) and capped at [`MAX_WARNINGS`].
 pub fn answer(decision: &Decision) -> Vec<u8> {
-    let (object, warnings) = match &decision.verdict {
-        Verdict::Accept { warnings } => (None, warnings),
-        Verdict::Mutate { object, warnings } => (Some(object), warnings),
-        Verdict::Reject { warnings, .. } => (None, warnings),
-    };
-    let (message, code) = match &decision.verdict {
-        Verdict::Reject { code, message, .. } => (Some(message.as_str()), Some(*code)),
-        _ => (None, None),
+    let (object, message, code, warnings) = match &decision.verdict {
+        Verdict::Accept { warnings } => (None, None, None, warnings),
+        Verdict::Mutate { object, warnings } => (Some(object), None, None, warnings),
+        Verdict::Reject {
+            code,
+            message,
+            warnings,
+        } => (None, Some(message.as_str()), Some(*code), warnings),
     };
     let mut unique: Vec<&str> = Vec::new();
     for warning in warnings {

@@ -1,7 +1,7 @@
-//! Which identity a Pod gets and with which values: container credentials for
-//! listed ServiceAccounts, else web identity from the SA annotation or the
-//! static mappings; then audience, regional STS, expiration (with clamping)
-//! and region, each from its source in precedence order. Pure: no host calls.
+//! Which identity a Pod gets and with which values: container credentials for listed
+//! ServiceAccounts, else web identity from the SA annotation or the static mappings; then audience,
+//! regional STS, expiration (with clamping) and region, each from its source in precedence order.
+//! Pure: no host calls.
 
 use std::fmt::Display;
 
@@ -43,15 +43,14 @@ impl Mode {
     }
 }
 
-/// Everything the mutation needs, fully resolved, borrowed from the settings
-/// and the annotations.
+/// Everything the mutation needs, fully resolved, borrowed from the settings and the annotations.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Identity<'a> {
     pub mode: Mode,
     /// The role ARN (web identity) or the credentials URI (container credentials).
     pub credential: &'a str,
-    /// The env value of the token file: mount path joined with the token path,
-    /// in Windows form on Windows Pods.
+    /// The env value of the token file: mount path joined with the token path, in Windows form on
+    /// Windows Pods.
     pub token_file: String,
     pub volume_name: &'a str,
     pub mount_path: &'a str,
@@ -64,8 +63,8 @@ pub struct Identity<'a> {
     pub region: &'a str,
     /// Add `AWS_ROLE_SESSION_NAME` from the Pod's name (web identity, `roleSessionName: podName`).
     pub session_name: bool,
-    /// Where the role came from (web identity): `serviceaccount`,
-    /// `mapping:<key>` or `pod`; for the audit trail.
+    /// Where the role came from (web identity): `serviceaccount`, `mapping:<key>` or `pod`; for the
+    /// audit trail.
     pub role_source: Option<String>,
 }
 
@@ -83,8 +82,8 @@ pub const WEB_IDENTITY_TOKEN_PATH: &str = "token";
 const SPREAD_FROM: i64 = 86400;
 const SPREAD_MIN: i64 = 79200;
 
-/// Decides the identity of one Pod. `uid` is the admission request's uid (it
-/// seeds the container-credentials expiration spread).
+/// Decides the identity of one Pod. `uid` is the admission request's uid (it seeds the
+/// container-credentials expiration spread).
 pub fn resolve<'a>(
     settings: &'a Settings,
     pod: &'a PodFacts,
@@ -144,11 +143,11 @@ pub fn resolve<'a>(
     }
 }
 
-/// The rules the settings give that only the decision applies: the
-/// mappings' precedence, the role allow-list and the expiration clamps.
+/// The rules the settings give that only the decision applies: the mappings' precedence, the role
+/// allow-list and the expiration clamps.
 impl Settings {
-    /// The static mapping for a ServiceAccount, with the key that matched:
-    /// the exact key, then (with `wildcard`) `*/<sa>`.
+    /// The static mapping for a ServiceAccount, with the key that matched: the exact key, then
+    /// (with `wildcard`) `*/<sa>`.
     fn mapping_for(&self, pod: &PodFacts, wildcard: bool) -> Option<(&str, &RoleMapping)> {
         let sa = &pod.service_account;
         let keys = [format!("{}/{sa}", pod.namespace), format!("*/{sa}")];
@@ -173,8 +172,8 @@ impl Settings {
     }
 }
 
-/// The annotations of one request, read in the precedence the contract gives,
-/// and the warnings reading them gave.
+/// The annotations of one request, read in the precedence the contract gives, and the warnings
+/// reading them gave.
 struct Sources<'a> {
     settings: &'a Settings,
     pod: &'a PodFacts,
@@ -189,11 +188,8 @@ impl<'a> Sources<'a> {
 
     /// The Pod's own `<prefix>/role-arn`, honoured only with `allowPodRoleArn`.
     fn pod_role(&mut self) -> Option<&'a str> {
-        let role = self
-            .pod
-            .annotations
-            .get("role-arn")
-            .filter(|r| !r.is_empty())?;
+        let role = self.pod.annotations.get("role-arn");
+        let role = role.filter(|r| !r.is_empty())?;
         if self.settings.allow_pod_role_arn {
             return Some(role);
         }
@@ -217,11 +213,7 @@ impl<'a> Sources<'a> {
             (None, Some(role)) => (role, None, "serviceaccount".to_owned()),
             (None, None) => {
                 let (key, mapping) = settings.mapping_for(self.pod, true)?;
-                (
-                    mapping.role_arn.as_str(),
-                    Some(mapping),
-                    format!("mapping:{key}"),
-                )
+                (&*mapping.role_arn, Some(mapping), format!("mapping:{key}"))
             }
         };
         if !parse::looks_like_role_arn(role_arn) {
@@ -242,9 +234,9 @@ impl<'a> Sources<'a> {
         })
     }
 
-    /// The identity of `credential`, with container credentials' paths and
-    /// audience when `cc` is given, and the values both modes read alike:
-    /// regional STS, expiration and region (a mapping's, where the SA has none).
+    /// The identity of `credential`, with container credentials' paths and audience when `cc` is
+    /// given, and the values both modes read alike: regional STS, expiration and region (a
+    /// mapping's, where the SA has none).
     fn identity(
         &mut self,
         cc: Option<&'a ContainerCredentials>,
@@ -253,27 +245,19 @@ impl<'a> Sources<'a> {
     ) -> Identity<'a> {
         let settings = self.settings;
         let (mode, volume_name, mount_path, token_path, audience) = match cc {
-            Some(cc) => {
-                let paths = (
-                    &cc.volume_name,
-                    &cc.mount_path,
-                    &cc.token_path,
-                    &cc.audience,
-                );
-                (
-                    Mode::ContainerCredentials,
-                    paths.0.as_str(),
-                    paths.1.as_str(),
-                    paths.2.as_str(),
-                    paths.3.as_str(),
-                )
-            }
+            Some(cc) => (
+                Mode::ContainerCredentials,
+                &*cc.volume_name,
+                &*cc.mount_path,
+                &*cc.token_path,
+                &*cc.audience,
+            ),
             None => (
                 Mode::WebIdentity,
                 WEB_IDENTITY_VOLUME,
-                settings.token_mount_path.as_str(),
+                &*settings.token_mount_path,
                 WEB_IDENTITY_TOKEN_PATH,
-                settings.token_audience.as_str(),
+                &*settings.token_audience,
             ),
         };
         let region = self.sa_annotation("region").filter(|r| !r.is_empty());
@@ -334,9 +318,9 @@ impl<'a> Sources<'a> {
     }
 }
 
-/// EKS spreads one-day tokens over [22h, 24h] so the node agent's refreshes do
-/// not all land at once. The reference draws a random number; we hash the
-/// request uid so that the same request always gets the same answer.
+/// EKS spreads one-day tokens over [22h, 24h] so the node agent's refreshes do not all land at
+/// once. The reference draws a random number; we hash the request uid so that the same request
+/// always gets the same answer.
 pub fn spread_expiration(seconds: i64, uid: &str) -> i64 {
     if seconds != SPREAD_FROM {
         return seconds;

@@ -1,14 +1,13 @@
-//! The mutation, as a plan of insertions into the Pod's own bytes: env,
-//! mounts, the projected-token volume and the Pod Identity label. Only adds
-//! (the volume goes first, as the EKS webhook puts it); never overwrites,
-//! reorders or removes, and everything the policy does not own is copied byte
-//! for byte, so re-running it on its own output changes nothing. It reports
-//! what it adds and what conflicts with the identity, so that audit mode and
-//! `onConflict` decide from one pass over the Pod.
+//! The mutation, as a plan of insertions into the Pod's own bytes: env, mounts, the projected-token
+//! volume and the Pod Identity label. Only adds (the volume goes first, as the EKS webhook puts
+//! it); never overwrites, reorders or removes, and everything the policy does not own is copied
+//! byte for byte, so re-running it on its own output changes nothing. It reports what it adds and
+//! what conflicts with the identity, so that audit mode and `onConflict` decide from one pass over
+//! the Pod.
 
 use crate::identity::{Identity, Mode};
 use crate::pod::{
-    Container, List, Named, Pod, Selection, ShapeError, Slot, Spec, first_named, items_of,
+    Container, List, Named, Pod, Selection, ShapeError, Slot, Spec, Volume, first_named, items_of,
 };
 use crate::scan::{Span, push_quoted};
 
@@ -21,9 +20,9 @@ const SESSION_NAME_ENTRY: &str = "{\"name\":\"AWS_ROLE_SESSION_NAME\",\"valueFro
 /// What applying an identity did, or would do, to a Pod.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Report {
-    /// One phrase per addition, in Pod order (`label …`, `container app:
-    /// AWS_ROLE_ARN, mount aws-iam-token`, `volume aws-iam-token`): what
-    /// audit mode reports. Empty when nothing changed.
+    /// One phrase per addition, in Pod order (`label …`, `container app: AWS_ROLE_ARN, mount
+    /// aws-iam-token`, `volume aws-iam-token`): what audit mode reports. Empty when nothing
+    /// changed.
     pub added: Vec<String>,
     /// The containers that got (or, in audit mode, would get) something.
     pub containers: Vec<String>,
@@ -96,10 +95,9 @@ impl Plan {
         self.insert(object.open + 1, text);
     }
 
-    /// `items` at the end (with `front`, the start) of the object or list
-    /// `key` (found as `slot`), or
-    /// the key and its new value when it is absent (for [`Plan::add_keys`]).
-    /// A `null` value is followed by the key again: decoders take the last.
+    /// `items` at the end (with `front`, the start) of the object or list `key` (found as `slot`),
+    /// or the key and its new value when it is absent (for [`Plan::add_keys`]). A `null` value is
+    /// followed by the key again: decoders take the last.
     fn append(
         &mut self,
         slot: Slot<Span>,
@@ -121,8 +119,8 @@ impl Plan {
     }
 }
 
-/// Applies `identity` to the Pod (`spec` is its spec), processing the
-/// containers `selection` picks: what it adds, and where.
+/// Applies `identity` to the Pod (`spec` is its spec), processing the containers `selection` picks:
+/// what it adds, and where.
 pub fn apply(
     identity: &Identity,
     pod: &Pod,
@@ -137,10 +135,10 @@ pub fn apply(
             insertions: Vec::new(),
         },
         env: None,
+        mount: mount_json(identity),
     };
-    if identity.mode == Mode::ContainerCredentials && applying.label(pod)? {
-        let label = format!("label {POD_IDENTITY_LABEL}");
-        applying.report.added.push(label);
+    if identity.mode == Mode::ContainerCredentials {
+        applying.label(pod);
     }
     // The names of every container and init container, for the warnings about unmatched names.
     let mut names = Vec::new();
@@ -170,15 +168,17 @@ struct Applying<'r> {
     identity: &'r Identity<'r>,
     report: Report,
     plan: Plan,
-    /// The additions of the last container, by what it defined: most Pods'
-    /// containers all lack the same variables, so the JSON is written once.
-    env: Option<([bool; 4], Vec<&'static str>, String)>,
+    /// The additions of the last container, by what it defined: most Pods' containers all lack the
+    /// same variables, so the JSON is written once.
+    env: Option<(EnvFacts<'r>, Vec<&'r str>, String)>,
+    /// The volume mount's JSON, the same for every container.
+    mount: String,
 }
 
-impl Applying<'_> {
+impl<'r> Applying<'r> {
     fn container(
         &mut self,
-        container: &Container,
+        container: &'r Container<'r>,
         (list, index): (&str, usize),
         name: &str,
     ) -> Result<(), ShapeError> {
@@ -200,8 +200,8 @@ impl Applying<'_> {
         if identity.mode == Mode::WebIdentity {
             self.report.role_drift.extend(drift.clone());
         }
-        // The reference leaves a container that already has everything exactly as it
-        // is, without even adding the mount.
+        // The reference leaves a container that already has everything exactly as it is, without
+        // even adding the mount.
         if defined.pair && defined.region && defined.sts {
             return Ok(());
         }
@@ -218,15 +218,10 @@ impl Applying<'_> {
             ));
         }
         let mount = existing.is_none();
-        let key = [
-            defined.pair,
-            defined.region,
-            defined.sts,
-            defined.session_name,
-        ];
-        if self.env.as_ref().is_none_or(|(known, ..)| *known != key) {
+        // The credential's value only matters to the drift above.
+        if self.env.as_ref().map(|(known, ..)| known) != Some(&defined) {
             let (names, text) = env_additions(identity, &defined);
-            self.env = Some((key, names, text));
+            self.env = Some((defined, names, text));
         }
         let Some((_, env_names, env_text)) = &self.env else {
             return Ok(());
@@ -234,15 +229,10 @@ impl Applying<'_> {
         if env_names.is_empty() && !mount {
             return Ok(());
         }
-        let mut phrase = ["container ", name, ": ", &env_names.join(", ")].concat();
-        if mount {
-            phrase.push_str(if env_names.is_empty() {
-                "mount "
-            } else {
-                ", mount "
-            });
-            phrase.push_str(volume_name);
-        }
+        let mount_phrase = ["mount ", volume_name].concat();
+        let mut parts = env_names.clone();
+        parts.extend(mount.then_some(mount_phrase.as_str()));
+        let phrase = ["container ", name, ": ", &parts.join(", ")].concat();
         self.report.added.push(phrase);
         self.report.containers.push(name.to_owned());
         let mut keys = Vec::new();
@@ -251,33 +241,21 @@ impl Applying<'_> {
             keys.extend(self.plan.append(env, "env", env_text, LIST, false));
         }
         if mount {
-            let mut entry =
-                String::with_capacity(64 + volume_name.len() + identity.mount_path.len());
-            entry.push_str("{\"name\":");
-            push_quoted(&mut entry, volume_name);
-            entry.push_str(",\"readOnly\":true,\"mountPath\":");
-            push_quoted(&mut entry, identity.mount_path);
-            entry.push('}');
             let mounts = container.mounts.map_found(|m| m.span);
-            keys.extend(
-                self.plan
-                    .append(mounts, "volumeMounts", &entry, LIST, false),
-            );
+            let entry = &self.mount;
+            keys.extend(self.plan.append(mounts, "volumeMounts", entry, LIST, false));
         }
         self.plan.add_keys(container.span, &keys);
         Ok(())
     }
 
-    /// The projected-token volume, first in `spec.volumes` (as the EKS webhook
-    /// puts it), unless one of that name is there.
+    /// The projected-token volume, first in `spec.volumes` (as the EKS webhook puts it), unless one
+    /// of that name is there.
     fn volume(&mut self, spec: &Spec) -> Result<(), ShapeError> {
         let identity = self.identity;
         let volumes = items_of(&spec.volumes, "spec.volumes")?;
-        match volumes
-            .iter()
-            .filter_map(Slot::found)
-            .find(|v| v.name == identity.volume_name)
-        {
+        let named = |v: &&Volume| v.name == identity.volume_name;
+        match volumes.iter().filter_map(Slot::found).find(named) {
             Some(volume) if !volume.projected_token => self.report.conflicts.push(format!(
                 "volume {} is not a projected service-account token",
                 identity.volume_name
@@ -295,27 +273,20 @@ impl Applying<'_> {
         Ok(())
     }
 
-    /// Sets `metadata.labels["eks.amazonaws.com/pod-identity"]` to `enabled`
-    /// (an existing other value is overridden by a later duplicate key);
-    /// whether it was not so already.
-    fn label(&mut self, pod: &Pod) -> Result<bool, ShapeError> {
-        let enabled = |v: &Option<_>| v.as_deref() == Some("enabled");
+    /// Sets `metadata.labels["eks.amazonaws.com/pod-identity"]` to `enabled` (an existing other
+    /// value is overridden by a later duplicate key); unless it is so already. `metadata` and its
+    /// labels are maps or absent: [`crate::pod::read_facts`] checked them.
+    fn label(&mut self, pod: &Pod) {
         let (parent, key, slot, value) = match &pod.metadata {
-            Slot::Found(metadata) => match &metadata.labels {
-                Slot::Wrong(_) => {
-                    return Err(ShapeError("metadata.labels must be a map".to_owned()));
+            Slot::Found(metadata) => {
+                let labels = metadata.labels.found();
+                let value = labels.and_then(|labels| labels.get(POD_IDENTITY_LABEL));
+                if value.is_some_and(|v| v.as_deref() == Some("enabled")) {
+                    return;
                 }
-                Slot::Found(labels) if labels.get(POD_IDENTITY_LABEL).is_some_and(enabled) => {
-                    return Ok(false);
-                }
-                labels => (
-                    metadata.span,
-                    "labels",
-                    labels.map_found(|l| l.span),
-                    LABEL_ENTRY.to_owned(),
-                ),
-            },
-            Slot::Wrong(_) => return Err(ShapeError("metadata must be a map".to_owned())),
+                let slot = metadata.labels.map_found(|l| l.span);
+                (metadata.span, "labels", slot, LABEL_ENTRY.to_owned())
+            }
             absent => {
                 let labels = ["\"labels\":{", LABEL_ENTRY, "}"].concat();
                 (pod.span, "metadata", absent.map_found(|m| m.span), labels)
@@ -323,11 +294,13 @@ impl Applying<'_> {
         };
         let key = self.plan.append(slot, key, &value, OBJECT, false);
         self.plan.add_keys(parent, key.as_slice());
-        Ok(true)
+        let label = format!("label {POD_IDENTITY_LABEL}");
+        self.report.added.push(label);
     }
 }
 
 /// Which of the variables we add a container already defines (by `env[].name`).
+#[derive(Clone, Copy, PartialEq)]
 struct EnvFacts<'e> {
     pair: bool,
     region: bool,
@@ -351,8 +324,8 @@ impl<'e> EnvFacts<'e> {
     }
 }
 
-/// The env entries a processed container lacks, in the reference's order:
-/// their names, and their JSON joined by commas.
+/// The env entries a processed container lacks, in the reference's order: their names, and their
+/// JSON joined by commas.
 fn env_additions(identity: &Identity, defined: &EnvFacts) -> (Vec<&'static str>, String) {
     let (mut names, mut text) = (Vec::new(), String::with_capacity(320));
     let mut entry = |name: &'static str, value: Option<&str>| {
@@ -387,6 +360,16 @@ fn env_additions(identity: &Identity, defined: &EnvFacts) -> (Vec<&'static str>,
         entry(SESSION_NAME, None);
     }
     (names, text)
+}
+
+fn mount_json(identity: &Identity) -> String {
+    let mut entry = String::with_capacity(64 + identity.mount_path.len());
+    entry.push_str("{\"name\":");
+    push_quoted(&mut entry, identity.volume_name);
+    entry.push_str(",\"readOnly\":true,\"mountPath\":");
+    push_quoted(&mut entry, identity.mount_path);
+    entry.push('}');
+    entry
 }
 
 fn volume_json(identity: &Identity) -> String {

@@ -1,13 +1,11 @@
-//! aws-pod-identity-policy: a Kubewarden policy that gives Pods AWS credentials
-//! the way the EKS pod-identity-webhook does. This file is the waPC glue: it
-//! registers the entry points and performs the one host call (reading the
-//! ServiceAccount). Everything else is pure. The flow of one request, each
-//! module using only those listed above it:
-//! `scan` (the JSON reader), `parse` (Go's small parsers), `settings`,
-//! `pod` (the Pod's skeleton and facts), `request` (the envelope and the
-//! ServiceAccount answer), `identity` (which identity, which values),
-//! `inject` (the plan of insertions), `answer` (verdict, audit trail, the one
-//! response writer), `admission` (the one entry point, `decide`).
+//! aws-pod-identity-policy: a Kubewarden policy that gives Pods AWS credentials the way the EKS
+//! pod-identity-webhook does. This file is the waPC glue: it registers the entry points and
+//! performs the one host call (reading the ServiceAccount). Everything else is pure. The flow of
+//! one request, each module using only those listed above it: `scan` (the JSON reader), `parse`
+//! (Go's small parsers), `settings`, `pod` (the Pod's skeleton and facts), `request` (the envelope
+//! and the ServiceAccount answer), `identity` (which identity, which values), `inject` (the plan of
+//! insertions), `answer` (verdict, audit trail, the one response writer), `admission` (the one
+//! entry point, `decide`).
 
 pub mod admission;
 pub mod answer;
@@ -40,8 +38,8 @@ fn validate(payload: &[u8]) -> CallResult {
     Ok(answer(&decision))
 }
 
-/// Never a guest error: invalid settings are a `valid: false` answer with a
-/// message naming the field, which kwctl and policy-server print as is.
+/// Never a guest error: invalid settings are a `valid: false` answer with a message naming the
+/// field, which kwctl and policy-server print as is.
 fn validate_settings(payload: &[u8]) -> CallResult {
     Ok(serde_json::to_vec(&settings_response(payload))?)
 }

@@ -1,6 +1,5 @@
-//! The small parsers with the reference's (Go's) semantics: boolean spellings,
-//! signed base-10 integers, `encoding/csv` container lists, the role-ARN check
-//! and the token-file path join.
+//! The small parsers with the reference's (Go's) semantics: boolean spellings, signed base-10
+//! integers, `encoding/csv` container lists, the role-ARN check and the token-file path join.
 
 /// Go's `strconv.ParseBool`: the EKS webhook parses `sts-regional-endpoints` with it.
 pub fn go_bool(s: &str) -> Option<bool> {
@@ -20,11 +19,10 @@ pub fn go_int(s: &str) -> Option<i64> {
     s.parse().ok()
 }
 
-/// The names in a container-list annotation (`skip-containers`,
-/// `include-containers`), read as the EKS webhook reads them: the first record
-/// of Go's `encoding/csv` reader with default options. Each field is then
-/// trimmed of spaces and empty fields are dropped. An empty or blank value is
-/// no names; a value Go cannot parse is an error naming the problem.
+/// The names in a container-list annotation (`skip-containers`, `include-containers`), read as the
+/// EKS webhook reads them: the first record of Go's `encoding/csv` reader with default options.
+/// Each field is then trimmed of spaces and empty fields are dropped. An empty or blank value is no
+/// names; a value Go cannot parse is an error naming the problem.
 pub fn csv_names(s: &str) -> Result<Vec<String>, String> {
     let record = csv_first_record(s)?;
     Ok(record
@@ -38,10 +36,10 @@ pub fn csv_names(s: &str) -> Result<Vec<String>, String> {
 pub const BARE_QUOTE: &str = "bare \" in non-quoted field";
 pub const BAD_QUOTE: &str = "extraneous or missing \" in quoted field";
 
-/// Go's `csv.Reader.Read` (comma `,`, no lazy quotes, no comment character,
-/// no leading-space trimming) on the first record of `s`. `\r\n` counts as
-/// `\n`; lines that are only a line break are skipped; a quoted field may hold
-/// commas, line breaks and doubled quotes. No record at all is `[]`.
+/// Go's `csv.Reader.Read` (comma `,`, no lazy quotes, no comment character, no leading-space
+/// trimming) on the first record of `s`. `\r\n` counts as `\n`; lines that are only a line break
+/// are skipped; a quoted field may hold commas, line breaks and doubled quotes. No record at all is
+/// `[]`.
 fn csv_first_record(s: &str) -> Result<Vec<String>, String> {
     // Go turns every line's `\r\n` into `\n`, and drops a `\r` that ends the input.
     let text = s.replace("\r\n", "\n");
@@ -99,8 +97,8 @@ fn csv_first_record(s: &str) -> Result<Vec<String>, String> {
     }
 }
 
-/// `^arn:aws[a-z0-9-]*:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]+$`, written by hand
-/// so the module carries no regex engine.
+/// `^arn:aws[a-z0-9-]*:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]+$`, written by hand so the module
+/// carries no regex engine.
 pub fn looks_like_role_arn(arn: &str) -> bool {
     let Some(rest) = arn.strip_prefix("arn:aws") else {
         return false;
@@ -122,11 +120,11 @@ pub fn looks_like_role_arn(arn: &str) -> bool {
     partition_ok && account_ok && role_ok
 }
 
-/// Go's `filepath.Join(dir, file)` on a Unix path: joined, then cleaned
-/// (no `//`, no `.` or `..` segments, no trailing `/`).
+/// Go's `filepath.Join(dir, file)` on a Unix path: joined, then cleaned (no `//`, no `.` or `..`
+/// segments, no trailing `/`).
 pub fn join_path(dir: &str, file: &str) -> String {
-    // The usual case, a clean absolute directory and a plain file name, is
-    // already its own cleaned form.
+    // The usual case, a clean absolute directory and a plain file name, is already its own cleaned
+    // form.
     let plain = |segment: &str| !matches!(segment, "" | "." | "..");
     let clean_dir = dir
         .strip_prefix('/')
@@ -178,8 +176,8 @@ pub fn is_dns_subdomain(s: &str) -> bool {
         })
 }
 
-/// An `http://` or `https://` URL with a non-empty host (an IPv6 literal in
-/// brackets is fine) and, if any, a numeric port.
+/// An `http://` or `https://` URL with a non-empty host (an IPv6 literal in brackets is fine) and,
+/// if any, a numeric port.
 pub fn is_http_url(s: &str) -> bool {
     let Some(rest) = s
         .strip_prefix("http://")
@@ -206,8 +204,8 @@ pub fn is_http_url(s: &str) -> bool {
     !host.is_empty() && !host.contains('@') && port_ok && !s.contains(char::is_whitespace)
 }
 
-/// Shell-style match where `*` stands for any run of characters (even empty)
-/// and every other character for itself.
+/// Shell-style match where `*` stands for any run of characters (even empty) and every other
+/// character for itself.
 pub fn glob_match(pattern: &str, text: &str) -> bool {
     let mut parts = pattern.split('*');
     let first = parts.next().unwrap_or_default();

@@ -1,12 +1,10 @@
-//! What the policy reads of a Pod, in one pass over its bytes: a skeleton of
-//! borrowed strings and byte positions (metadata labels and annotations, the
-//! ServiceAccount name, each container's name and the names in its `env` and
-//! `volumeMounts`, the volumes, the node selector and `spec.os`). Everything
-//! else is only scanned. Then the shape checks (each error names the
-//! offending field) and the facts the decision needs.
+//! What the policy reads of a Pod, in one pass over its bytes: a skeleton of borrowed strings and
+//! byte positions (metadata labels and annotations, the ServiceAccount name, each container's name
+//! and the names in its `env` and `volumeMounts`, the volumes, the node selector and `spec.os`).
+//! Everything else is only scanned. Then the shape checks (each error names the offending field)
+//! and the facts the decision needs.
 //!
-//! Duplicate keys: the last one counts, as in every JSON decoder the API
-//! server uses.
+//! Duplicate keys: the last one counts, as in every JSON decoder the API server uses.
 
 use std::borrow::Cow;
 use std::fmt::Display;
@@ -44,8 +42,8 @@ impl<T> Slot<T> {
         }
     }
 
-    /// Absent and `null` read as `None`; another kind is the error for
-    /// `field` (a `format_args!` is only formatted for the error).
+    /// Absent and `null` read as `None`; another kind is the error for `field` (a `format_args!` is
+    /// only formatted for the error).
     pub fn optional(&self, field: impl Display, what: &str) -> Result<Option<&T>, ShapeError> {
         match self {
             Slot::Absent | Slot::Null(_) => Ok(None),
@@ -81,8 +79,8 @@ pub type Text<'a> = Option<Cow<'a, str>>;
 /// The Pod object (or any object: the ServiceAccount is read with it too).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Pod<'a> {
-    /// The object's own text; offsets below are into the text it was read from,
-    /// which starts `base` bytes before this one.
+    /// The object's own text; offsets below are into the text it was read from, which starts `base`
+    /// bytes before this one.
     pub text: &'a str,
     pub base: usize,
     pub span: Span,
@@ -144,8 +142,8 @@ pub struct Container<'a> {
     pub mounts: Slot<List<Slot<Named<'a>>>>,
 }
 
-/// An `env` entry or a volume mount: its `name`, `value` and `mountPath`
-/// when strings (the last of each key).
+/// An `env` entry or a volume mount: its `name`, `value` and `mountPath` when strings (the last of
+/// each key).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Named<'a> {
     pub name: Text<'a>,
@@ -279,8 +277,8 @@ fn read_containers<'a>(s: &mut Scanner<'a>) -> Read<List<Slot<Container<'a>>>> {
     })
 }
 
-/// The `AWS_…` entries of an `env` list: the policy looks up no others, and
-/// most Pods' variables are not the SDK's.
+/// The `AWS_…` entries of an `env` list: the policy looks up no others, and most Pods' variables
+/// are not the SDK's.
 fn read_env<'a>(s: &mut Scanner<'a>) -> Read<List<Slot<Named<'a>>>> {
     let mut items = Vec::new();
     let span = s.list(|s| {
@@ -317,8 +315,8 @@ fn read_volumes<'a>(s: &mut Scanner<'a>) -> Read<List<Slot<Volume<'a>>>> {
     })
 }
 
-/// Whether the value at the cursor is a `projected` volume source whose
-/// `sources` list has a `serviceAccountToken` source.
+/// Whether the value at the cursor is a `projected` volume source whose `sources` list has a
+/// `serviceAccountToken` source.
 fn has_token_source(s: &mut Scanner) -> Read<bool> {
     let mut found = false;
     slot(s, b'{', |s| {
@@ -342,10 +340,9 @@ fn has_token_source(s: &mut Scanner) -> Read<bool> {
     Ok(found)
 }
 
-/// The annotations under `<prefix>/` of a Pod or a ServiceAccount, keyed by
-/// what follows the prefix (`role-arn`): the policy reads no others, so it
-/// keeps no others. A value that is not a string reads as absent; the last of
-/// duplicate keys wins.
+/// The annotations under `<prefix>/` of a Pod or a ServiceAccount, keyed by what follows the prefix
+/// (`role-arn`): the policy reads no others, so it keeps no others. A value that is not a string
+/// reads as absent; the last of duplicate keys wins.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Annotations(Vec<(String, Option<String>)>);
 
@@ -356,17 +353,13 @@ impl Annotations {
     }
 }
 
-/// The `<prefix>/…` entries of an object's `metadata.annotations`: the rest is
-/// never read, so never copied.
+/// The `<prefix>/…` entries of an object's `metadata.annotations`: the rest is never read, so never
+/// copied.
 pub fn ours(object: &Pod, prefix: &str) -> Result<Annotations, ShapeError> {
     let metadata = object.metadata.optional("metadata", "a map")?;
-    let annotations = match metadata {
-        Some(metadata) => metadata
-            .annotations
-            .optional("metadata.annotations", "a map")?,
-        None => None,
-    };
-    let entries = annotations.into_iter().flat_map(|a| a.entries.iter());
+    let annotations = metadata.map(|m| m.annotations.optional("metadata.annotations", "a map"));
+    let entries = annotations.transpose()?.flatten().into_iter();
+    let entries = entries.flat_map(|a| a.entries.iter());
     let ours = entries.filter_map(|(key, value)| {
         let name = key.strip_prefix(prefix)?.strip_prefix('/')?;
         Some((name.to_owned(), value.as_deref().map(str::to_owned)))
@@ -374,8 +367,8 @@ pub fn ours(object: &Pod, prefix: &str) -> Result<Annotations, ShapeError> {
     Ok(Annotations(ours.collect()))
 }
 
-/// Which containers the policy processes: those named in `include` (when the
-/// Pod has that annotation), minus those named in `skip`.
+/// Which containers the policy processes: those named in `include` (when the Pod has that
+/// annotation), minus those named in `skip`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Selection {
     /// `(annotation key, names)` of `<prefix>/include-containers`, when present.
@@ -426,8 +419,8 @@ pub fn has_skip_label(pod: &Pod, prefix: &str) -> bool {
     labels.is_some_and(|labels| labels.entries.iter().any(|(key, _)| is_skip(key)))
 }
 
-/// Checks the Pod-level shape and reads the facts; returns the spec too. The
-/// lists are checked later, and only when an identity applies.
+/// Checks the Pod-level shape and reads the facts; returns the spec too. The lists are checked
+/// later, and only when an identity applies.
 pub fn read_facts<'p, 'a>(
     pod: &'p Pod<'a>,
     request_namespace: &str,
@@ -479,17 +472,17 @@ pub fn read_facts<'p, 'a>(
     Ok((facts, spec))
 }
 
-/// The items of a list: none when absent or `null`; any other value is a shape
-/// error naming the field.
+/// The items of a list: none when absent or `null`; any other value is a shape error naming the
+/// field.
 pub fn items_of<T>(list: &Slot<List<T>>, field: impl Display) -> Result<&[T], ShapeError> {
     Ok(list
         .optional(field, "a list")?
         .map_or(&[], |list| list.items.as_slice()))
 }
 
-/// The containers the Pod's `<prefix>/include-containers` and
-/// `<prefix>/skip-containers` annotations pick. An annotation that is not
-/// valid CSV counts as absent (as the EKS webhook does), with a warning.
+/// The containers the Pod's `<prefix>/include-containers` and `<prefix>/skip-containers`
+/// annotations pick. An annotation that is not valid CSV counts as absent (as the EKS webhook
+/// does), with a warning.
 pub fn container_selection(facts: &PodFacts, prefix: &str) -> Selection {
     let mut warnings = Vec::new();
     let mut listed = |name: &str, fallback: &str| {

@@ -1,6 +1,6 @@
-//! Reading the `validate` payload in one pass: the envelope (settings, the
-//! request's fields and the Pod, through [`pod::read_pod`]) and the host's
-//! ServiceAccount answer. Errors name the byte and what was expected there.
+//! Reading the `validate` payload in one pass: the envelope (settings, the request's fields and the
+//! Pod, through [`pod::read_pod`]) and the host's ServiceAccount answer. Errors name the byte and
+//! what was expected there.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -11,8 +11,7 @@ use crate::pod::{self, Annotations, Pod, Slot};
 use crate::scan::{self, Scanner};
 use crate::settings::Settings;
 
-/// The fields of the AdmissionRequest the policy reads, and the Pod as
-/// [`pod::read_pod`] read it.
+/// The fields of the AdmissionRequest the policy reads, and the Pod as [`pod::read_pod`] read it.
 #[derive(Debug, Default)]
 pub struct Request<'a> {
     pub uid: Cow<'a, str>,
@@ -25,9 +24,8 @@ pub struct Request<'a> {
     pub object: Slot<Pod<'a>>,
 }
 
-/// The payload in one pass, or what is wrong with it: not UTF-8, not JSON
-/// (where, and what was expected), a field of the wrong type or twice, or
-/// settings that do not read.
+/// The payload in one pass, or what is wrong with it: not UTF-8, not JSON (where, and what was
+/// expected), a field of the wrong type or twice, or settings that do not read.
 pub fn read_payload(payload: &[u8]) -> Result<(Rc<Settings>, Request<'_>), String> {
     let text = std::str::from_utf8(payload)
         .map_err(|e| format!("not UTF-8 from byte {}", e.valid_up_to()))?;
@@ -112,8 +110,8 @@ fn read_request<'a>(s: &mut Scanner<'a>) -> scan::Read<Request<'a>> {
     Ok(request)
 }
 
-/// The settings of the request, read as `validate_settings` reads them. Every
-/// request carries them, mostly the same bytes each time: the last ones are kept.
+/// The settings of the request, read as `validate_settings` reads them. Every request carries them,
+/// mostly the same bytes each time: the last ones are kept.
 fn settings_of(raw: &str) -> Result<Rc<Settings>, String> {
     thread_local! {
         static LAST: RefCell<Option<(String, Rc<Settings>)>> = const { RefCell::new(None) };
@@ -132,8 +130,8 @@ fn settings_of(raw: &str) -> Result<Rc<Settings>, String> {
     Ok(settings)
 }
 
-/// The ServiceAccount's annotations under `prefix`, read in one pass by the
-/// Pod's reader, which reads `kind` and `metadata` of any object.
+/// The ServiceAccount's annotations under `prefix`, read in one pass by the Pod's reader, which
+/// reads `kind` and `metadata` of any object.
 pub fn service_account_annotations(raw: &[u8], prefix: &str) -> Result<Annotations, String> {
     let not_one = |e: &dyn Display| format!("the host's answer is not a ServiceAccount ({e})");
     let text = std::str::from_utf8(raw).map_err(|e| not_one(&e))?;

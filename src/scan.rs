@@ -1,11 +1,10 @@
-//! The policy's one JSON reader: single-pass and validating, over the
-//! request's text. The readers built on it (`admission`, `pod`) walk the
-//! payload once, top-down, keeping only what the decision needs (borrowed
-//! strings and byte positions) and skipping everything else without building
-//! anything. The grammar is strict RFC 8259, as serde_json's: a text this
-//! reader accepts, serde_json accepts too (tests/scan.rs holds it to that).
-//! A serde reader of the same skeleton (derived structs over `&RawValue`
-//! spans) was measured 3× slower than the whole decision (README, Performance).
+//! The policy's one JSON reader: single-pass and validating, over the request's text. The readers
+//! built on it (`admission`, `pod`) walk the payload once, top-down, keeping only what the decision
+//! needs (borrowed strings and byte positions) and skipping everything else without building
+//! anything. The grammar is strict RFC 8259, as serde_json's: a text this reader accepts,
+//! serde_json accepts too (tests/scan.rs holds it to that). A serde reader of the same skeleton
+//! (derived structs over `&RawValue` spans) was measured 3× slower than the whole decision (README,
+//! Performance).
 
 use std::borrow::Cow;
 
@@ -24,8 +23,8 @@ impl std::fmt::Display for Invalid {
 
 pub type Read<T> = Result<T, Invalid>;
 
-/// Where an object or a list is: the offsets of its opening and closing
-/// bracket, and how many entries or items it has.
+/// Where an object or a list is: the offsets of its opening and closing bracket, and how many
+/// entries or items it has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Span {
     pub open: usize,
@@ -51,8 +50,8 @@ pub fn kind_name(first: u8) -> &'static str {
     }
 }
 
-/// The nesting serde_json allows when it builds a tree (128 levels for the
-/// whole payload, two of them outside the object).
+/// The nesting serde_json allows when it builds a tree (128 levels for the whole payload, two of
+/// them outside the object).
 pub const MAX_DEPTH: usize = 126;
 
 pub struct Scanner<'a> {
@@ -150,8 +149,8 @@ impl<'a> Scanner<'a> {
         self.max_depth = self.max_depth.max(self.depth);
     }
 
-    /// The entries of the object that comes next: `entry` gets each key
-    /// (`None` when its escapes do not decode) and must read its value.
+    /// The entries of the object that comes next: `entry` gets each key (`None` when its escapes do
+    /// not decode) and must read its value.
     pub fn object(
         &mut self,
         mut entry: impl FnMut(&mut Self, Option<Cow<'a, str>>) -> Read<()>,
@@ -203,8 +202,8 @@ impl<'a> Scanner<'a> {
         self.string()
     }
 
-    /// The string that comes next, decoded (`None` when its escapes do not
-    /// decode to a string, such as a lone surrogate).
+    /// The string that comes next, decoded (`None` when its escapes do not decode to a string, such
+    /// as a lone surrogate).
     pub fn string(&mut self) -> Read<Option<Cow<'a, str>>> {
         let start = self.position();
         let escaped = self.skip_string()?;
@@ -217,8 +216,8 @@ impl<'a> Scanner<'a> {
         Ok(serde_json::from_str::<String>(literal).ok().map(Cow::Owned))
     }
 
-    /// The next value as a string when it is one (and decodes); any other
-    /// value is skipped and reads as `None`.
+    /// The next value as a string when it is one (and decodes); any other value is skipped and
+    /// reads as `None`.
     pub fn text_value(&mut self) -> Read<Option<Cow<'a, str>>> {
         match self.peek()? {
             b'"' => self.string(),
@@ -317,8 +316,8 @@ impl<'a> Scanner<'a> {
         Ok(())
     }
 
-    /// Skips the next value, checking it; returns its first byte. Iterative,
-    /// so that no nesting can exhaust the stack.
+    /// Skips the next value, checking it; returns its first byte. Iterative, so that no nesting can
+    /// exhaust the stack.
     pub fn skip(&mut self) -> Read<u8> {
         let first = self.peek()?;
         let base = self.stack.len();
@@ -384,9 +383,9 @@ impl<'a> Scanner<'a> {
     }
 }
 
-/// The index of the first byte from `at` on that ends a run of plain string
-/// content: a quote, a backslash or a control character (or where fewer than
-/// eight bytes are left). Eight bytes at a time: strings are most of the text.
+/// The index of the first byte from `at` on that ends a run of plain string content: a quote, a
+/// backslash or a control character (or where fewer than eight bytes are left). Eight bytes at a
+/// time: strings are most of the text.
 fn plain_run(bytes: &[u8], mut at: usize) -> usize {
     const ONES: u64 = u64::from_le_bytes([1; 8]);
     const HIGH: u64 = ONES << 7;

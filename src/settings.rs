@@ -1,9 +1,8 @@
-//! The policy's settings: their types, their defaults and every validation
-//! message. Reading is plain serde: derived structs that reject unknown fields
-//! at every level, whose errors carry the field's path
-//! (`serviceAccountRoles["a/b"].roleArn: …`) through `serde_path_to_error`.
-//! A field set to `null` is the field's default, as if absent. Then
-//! [`Settings::validate`] checks the values.
+//! The policy's settings: their types, their defaults and every validation message. Reading is
+//! plain serde: derived structs that reject unknown fields at every level, whose errors carry the
+//! field's path (`serviceAccountRoles["a/b"].roleArn: …`) through `serde_path_to_error`. A field
+//! set to `null` is the field's default, as if absent. Then [`Settings::validate`] checks the
+//! values.
 
 use std::collections::BTreeMap;
 
@@ -135,8 +134,8 @@ impl Default for ContainerCredentials {
     }
 }
 
-/// Every setting the policy accepts, in the struct's order (documentation
-/// checks use these lists; a test holds each to its struct).
+/// Every setting the policy accepts, in the struct's order (documentation checks use these lists; a
+/// test holds each to its struct).
 #[rustfmt::skip]
 pub const SETTING_NAMES: &[&str] = &[
     "annotationPrefix", "tokenAudience", "tokenExpiration", "minTokenExpiration",
@@ -173,7 +172,9 @@ impl Settings {
             Value::Object(_) => {}
             _ => return Err("settings: invalid type, expected an object".to_owned()),
         }
-        serde_path_to_error::deserialize(without_null_fields(value, SETTING_NAMES))
+        let mut value = value.clone();
+        drop_null_fields(&mut value, SETTING_NAMES);
+        serde_path_to_error::deserialize(value)
             .map_err(|e| format!("{}: {}", field_path(e.path()), e.inner()))
     }
 
@@ -288,44 +289,34 @@ fn check_container_credentials(cc: &ContainerCredentials) -> Result<(), String> 
     Ok(())
 }
 
-/// The object `value` (of the struct whose fields are `known`) with its
-/// `null` fields left out, and so the nested structs' (`containerCredentials`,
-/// a mapping, an identity): serde then gives each the default it gives an
-/// absent field. A `null` list item, mapping or unknown field stays, and is
+/// Leaves out the `null` fields of `value` (an object of the struct whose fields are `known`), and
+/// of the nested structs' (`containerCredentials`, a mapping, an identity): serde then gives each
+/// the default it gives an absent field. A `null` list item, mapping or unknown field stays, and is
 /// serde's error.
-fn without_null_fields(value: &Value, known: &[&str]) -> Value {
+fn drop_null_fields(value: &mut Value, known: &[&str]) {
     let Value::Object(map) = value else {
-        return value.clone();
+        return;
     };
+    map.retain(|key, value| !(value.is_null() && known.contains(&key.as_str())));
     let top = known == SETTING_NAMES;
-    let nested = |key: &str, value: &Value| match (key, value) {
-        ("serviceAccountRoles", Value::Object(roles)) if top => {
-            let roles = roles
-                .iter()
-                .map(|(k, v)| (k.clone(), without_null_fields(v, ROLE_MAPPING_FIELDS)));
-            Value::Object(roles.collect())
+    for (key, value) in map.iter_mut() {
+        match (key.as_str(), value) {
+            ("serviceAccountRoles", Value::Object(roles)) if top => roles
+                .values_mut()
+                .for_each(|mapping| drop_null_fields(mapping, ROLE_MAPPING_FIELDS)),
+            ("containerCredentials", cc) if top => {
+                drop_null_fields(cc, CONTAINER_CREDENTIALS_FIELDS)
+            }
+            ("identities", Value::Array(ids)) if known == CONTAINER_CREDENTIALS_FIELDS => ids
+                .iter_mut()
+                .for_each(|id| drop_null_fields(id, IDENTITY_FIELDS)),
+            _ => {}
         }
-        ("containerCredentials", _) if top => {
-            without_null_fields(value, CONTAINER_CREDENTIALS_FIELDS)
-        }
-        ("identities", Value::Array(ids)) if known == CONTAINER_CREDENTIALS_FIELDS => Value::Array(
-            ids.iter()
-                .map(|v| without_null_fields(v, IDENTITY_FIELDS))
-                .collect(),
-        ),
-        _ => value.clone(),
-    };
-    let kept = map
-        .iter()
-        .filter(|(key, value)| !(value.is_null() && known.contains(&key.as_str())));
-    Value::Object(
-        kept.map(|(key, value)| (key.clone(), nested(key, value)))
-            .collect(),
-    )
+    }
 }
 
-/// `serviceAccountRoles["a/b"].roleArn`, `containerCredentials.identities[1]`;
-/// `settings` for the object itself.
+/// `serviceAccountRoles["a/b"].roleArn`, `containerCredentials.identities[1]`; `settings` for the
+/// object itself.
 fn field_path(path: &serde_path_to_error::Path) -> String {
     use serde_path_to_error::Segment;
     let mut out = String::new();
