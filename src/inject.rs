@@ -170,7 +170,7 @@ struct Applying<'r> {
     plan: Plan,
     /// The additions of the last container, by what it defined: most Pods' containers all lack the
     /// same variables, so the JSON is written once.
-    env: Option<(EnvFacts<'r>, Vec<&'r str>, String)>,
+    env: Option<(EnvFacts<'r>, String, String)>,
     /// The volume mount's JSON, the same for every container.
     mount: String,
 }
@@ -229,10 +229,12 @@ impl<'r> Applying<'r> {
         if env_names.is_empty() && !mount {
             return Ok(());
         }
-        let mount_phrase = ["mount ", volume_name].concat();
-        let mut parts = env_names.clone();
-        parts.extend(mount.then_some(mount_phrase.as_str()));
-        let phrase = ["container ", name, ": ", &parts.join(", ")].concat();
+        let [glue, volume] = match (mount, env_names.is_empty()) {
+            (false, _) => ["", ""],
+            (true, true) => ["mount ", volume_name],
+            (true, false) => [", mount ", volume_name],
+        };
+        let phrase = ["container ", name, ": ", env_names, glue, volume].concat();
         self.report.added.push(phrase);
         self.report.containers.push(name.to_owned());
         let mut keys = Vec::new();
@@ -324,13 +326,14 @@ impl<'e> EnvFacts<'e> {
     }
 }
 
-/// The env entries a processed container lacks, in the reference's order: their names, and their
-/// JSON joined by commas.
-fn env_additions(identity: &Identity, defined: &EnvFacts) -> (Vec<&'static str>, String) {
-    let (mut names, mut text) = (Vec::new(), String::with_capacity(320));
+/// The env entries a processed container lacks, in the reference's order: their names and their
+/// JSON, each joined by commas.
+fn env_additions(identity: &Identity, defined: &EnvFacts) -> (String, String) {
+    let (mut names, mut text) = (String::new(), String::with_capacity(320));
     let mut entry = |name: &'static str, value: Option<&str>| {
         if !text.is_empty() {
             text.push(',');
+            names.push_str(", ");
         }
         match value {
             Some(value) => {
@@ -342,7 +345,7 @@ fn env_additions(identity: &Identity, defined: &EnvFacts) -> (Vec<&'static str>,
             }
             None => text.push_str(SESSION_NAME_ENTRY),
         }
-        names.push(name);
+        names.push_str(name);
     };
     if identity.regional_sts && !defined.sts {
         entry("AWS_STS_REGIONAL_ENDPOINTS", Some("regional"));

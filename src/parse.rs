@@ -123,13 +123,12 @@ pub fn looks_like_role_arn(arn: &str) -> bool {
 /// Go's `filepath.Join(dir, file)` on a Unix path: joined, then cleaned (no `//`, no `.` or `..`
 /// segments, no trailing `/`).
 pub fn join_path(dir: &str, file: &str) -> String {
-    // The usual case, a clean absolute directory and a plain file name, is already its own cleaned
-    // form.
-    let plain = |segment: &str| !matches!(segment, "" | "." | "..");
-    let clean_dir = dir
-        .strip_prefix('/')
-        .is_some_and(|d| d.split('/').all(plain));
-    if clean_dir && plain(file) && !file.contains('/') {
+    // The usual case, an absolute directory none of whose segments is empty or starts with a dot,
+    // and a plain file name, is already its own cleaned form.
+    let clean_dir = dir.starts_with('/')
+        && !dir.ends_with('/')
+        && (dir.as_bytes().windows(2)).all(|w| w[0] != b'/' || !matches!(w[1], b'/' | b'.'));
+    if clean_dir && !matches!(file, "" | "." | "..") && !file.contains('/') {
         return [dir, "/", file].concat();
     }
     let rooted = dir.starts_with('/') || (dir.is_empty() && file.starts_with('/'));

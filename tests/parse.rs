@@ -188,6 +188,12 @@ fn join_path_cleans_like_go_filepath_join() {
         ("/var//run/./x", "a/../token", "/var/run/x/token"),
         ("/", "token", "/token"),
         ("/a", "../../token", "/token"),
+        ("/a/.hidden", "token", "/a/.hidden/token"),
+        ("/a/..", "token", "/token"),
+        ("/a/.", "token", "/a/token"),
+        ("/a", "..", "/"),
+        ("/a", ".", "/a"),
+        ("/a", "", "/a"),
     ] {
         assert_eq!(join_path(dir, file), expected, "join {dir:?} {file:?}");
     }
