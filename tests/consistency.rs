@@ -2,7 +2,8 @@
 //! each other and with the code. Versions, rules, `mutating` and
 //! `contextAwareResources` match `metadata.yml` everywhere; every settings
 //! block shown in the README or `examples/` is valid; every setting the code
-//! accepts is documented in the README's table, and nothing else is.
+//! accepts is documented in the README's table, and nothing else is; the files of `src/` use only
+//! the files below them, as the README's Architecture table lists them.
 
 use std::path::{Path, PathBuf};
 
@@ -571,4 +572,55 @@ fn artifacthub_pkg_is_byte_for_byte_what_the_installed_kwctl_writes() {
         without_created_at(&written),
         "regenerate it: kwctl scaffold artifacthub -m metadata.yml -q questions-ui.yml -o artifacthub-pkg.yml"
     );
+}
+
+/// The flow of one request, as lib.rs's module comment and the README's Architecture table give
+/// it: each file of `src/` may use only the files before it.
+const LAYERS: &[&str] = &[
+    "scan",
+    "parse",
+    "settings",
+    "pod",
+    "request",
+    "identity",
+    "inject",
+    "answer",
+    "admission",
+    "lib",
+];
+
+#[test]
+fn every_file_in_src_uses_only_the_files_below_it() {
+    let mut files: Vec<String> = std::fs::read_dir(root().join("src"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    let listed = sorted(LAYERS.iter().map(|layer| format!("{layer}.rs")));
+    assert_eq!(
+        files, listed,
+        "src/ holds exactly the layers, one file each"
+    );
+    for (rank, layer) in LAYERS.iter().enumerate() {
+        let source = text(format!("src/{layer}.rs"));
+        for used in source.split("crate::").skip(1) {
+            let module: String = used
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                .collect();
+            assert!(
+                LAYERS[..rank].contains(&module.as_str()),
+                "src/{layer}.rs uses crate::{module}, which is not below it in {LAYERS:?}"
+            );
+        }
+    }
+    // The README's table lists the same files, in the same order.
+    let readme = text("README.md");
+    let section = readme.split("\n## Architecture\n").nth(1).unwrap();
+    let table = section.split("\n## ").next().unwrap();
+    let rows: Vec<&str> = table
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `")?.split_once(".rs`").map(|(f, _)| f))
+        .collect();
+    assert_eq!(rows, LAYERS, "README Architecture table");
 }
