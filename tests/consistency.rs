@@ -1,9 +1,12 @@
 //! Release consistency: the files an operator installs from must agree with
 //! each other and with the code. Versions, rules, `mutating` and
 //! `contextAwareResources` match `metadata.yml` everywhere; every settings
-//! block shown in the README or `examples/` is valid; every setting the code
-//! accepts is documented in the README's table, and nothing else is; the files of `src/` use only
-//! the files below them, as the README's Architecture table lists them.
+//! block shown in the documentation or `examples/` is valid; every setting the
+//! code accepts is documented in the README's table, and nothing else is; the
+//! files of `src/` use only the files below them, as CONTRIBUTING.md's
+//! Architecture table lists them. The documentation holds together: its
+//! blocks parse, its links and anchors resolve, the README stays short and
+//! every page of docs/ says who it is for.
 
 use std::path::{Path, PathBuf};
 
@@ -35,7 +38,8 @@ fn version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
 }
 
-/// Every YAML document in `examples/` and in the README's ```yaml blocks, with where it came from.
+/// Every YAML document in `examples/` and in the documentation's ```yaml blocks, with where it
+/// came from.
 fn shown_documents() -> Vec<(String, Value)> {
     let mut documents = Vec::new();
     let mut examples: Vec<_> = std::fs::read_dir(root().join("examples"))
@@ -58,13 +62,17 @@ fn shown_documents() -> Vec<(String, Value)> {
             ));
         }
     }
-    let readme = text("README.md");
-    for (i, block) in readme.split("```yaml\n").skip(1).enumerate() {
-        let body = block.split("```").next().unwrap();
-        for document in serde_yaml::Deserializer::from_str(body) {
-            let value = Value::deserialize(document)
-                .unwrap_or_else(|e| panic!("README yaml block {i}: {e}"));
-            documents.push((format!("README.md yaml block {i}"), value));
+    for (page, text) in pages() {
+        for block in fenced_blocks(&text)
+            .into_iter()
+            .filter(|b| b.lang == "yaml")
+        {
+            for document in serde_yaml::Deserializer::from_str(&block.body) {
+                let source = format!("{page}:{} (yaml block)", block.line);
+                let value =
+                    Value::deserialize(document).unwrap_or_else(|e| panic!("{source}: {e}"));
+                documents.push((source, value));
+            }
         }
     }
     documents
@@ -140,8 +148,8 @@ fn every_cluster_admission_policy_shown_matches_metadata() {
         );
     }
     assert!(
-        seen >= 3,
-        "expected the README's and the examples' policies, saw {seen}"
+        seen >= 5,
+        "expected the README's, docs/audit.md's and the three examples' policies, saw {seen}"
     );
 }
 
@@ -185,13 +193,7 @@ fn every_settings_block_shown_is_accepted() {
 #[test]
 fn the_readme_settings_table_lists_exactly_the_accepted_settings() {
     let readme = text("README.md");
-    let table = readme
-        .split("## Settings")
-        .nth(1)
-        .unwrap()
-        .split("\n## ")
-        .next()
-        .unwrap();
+    let table = section(&readme, "## Settings");
     let documented: Vec<String> = table
         .lines()
         .filter_map(|line| line.strip_prefix("| `"))
@@ -279,9 +281,7 @@ fn sets_the_default(path: &[&str], default: &Value) -> Result<(), String> {
 /// `name -> default` of the README's settings table (the first `code` of the default column).
 fn readme_defaults() -> Vec<(String, Value)> {
     let readme = text("README.md");
-    let table = readme.split("## Settings").nth(1).unwrap();
-    let table = table.split("\n## ").next().unwrap();
-    table
+    section(&readme, "## Settings")
         .lines()
         .filter(|line| line.starts_with("| `"))
         .map(|line| {
@@ -574,8 +574,8 @@ fn artifacthub_pkg_is_byte_for_byte_what_the_installed_kwctl_writes() {
     );
 }
 
-/// The flow of one request, as lib.rs's module comment and the README's Architecture table give
-/// it: each file of `src/` may use only the files before it.
+/// The flow of one request, as lib.rs's module comment and CONTRIBUTING.md's Architecture table
+/// give it: each file of `src/` may use only the files before it.
 const LAYERS: &[&str] = &[
     "scan",
     "parse",
@@ -614,13 +614,564 @@ fn every_file_in_src_uses_only_the_files_below_it() {
             );
         }
     }
-    // The README's table lists the same files, in the same order.
-    let readme = text("README.md");
-    let section = readme.split("\n## Architecture\n").nth(1).unwrap();
-    let table = section.split("\n## ").next().unwrap();
+    // CONTRIBUTING.md's table lists the same files, in the same order.
+    let contributing = text("CONTRIBUTING.md");
+    let table = section(&contributing, "## Architecture");
     let rows: Vec<&str> = table
         .lines()
         .filter_map(|line| line.strip_prefix("| `")?.split_once(".rs`").map(|(f, _)| f))
         .collect();
-    assert_eq!(rows, LAYERS, "README Architecture table");
+    assert_eq!(rows, LAYERS, "CONTRIBUTING.md Architecture table");
+}
+
+// --- The documentation: README.md, CONTRIBUTING.md and docs/, held together
+
+/// The pages of docs/, by path from the repository root.
+fn docs_pages() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root().join("docs"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".md"))
+        .map(|name| format!("docs/{name}"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Every page of the documentation with its text: README.md, CONTRIBUTING.md and docs/.
+fn pages() -> Vec<(String, String)> {
+    ["README.md".to_owned(), "CONTRIBUTING.md".to_owned()]
+        .into_iter()
+        .chain(docs_pages())
+        .map(|page| {
+            let text = text(&page);
+            (page, text)
+        })
+        .collect()
+}
+
+/// The text under a heading (a whole line, e.g. `## Settings`), up to the next heading of the
+/// same or a higher level.
+fn section<'a>(page: &'a str, heading: &str) -> &'a str {
+    let level = heading.chars().take_while(|c| *c == '#').count();
+    let start = page
+        .match_indices(heading)
+        .map(|(at, _)| at)
+        .find(|at| {
+            (*at == 0 || page[..*at].ends_with('\n'))
+                && page[at + heading.len()..].starts_with(['\n', '\r'])
+        })
+        .unwrap_or_else(|| panic!("no heading {heading:?}"))
+        + heading.len();
+    let mut end = page.len();
+    let mut offset = start;
+    let mut fenced = false;
+    for line in page[start..].split_inclusive('\n') {
+        fenced ^= line.trim_start().starts_with("```");
+        let hashes = line.chars().take_while(|c| *c == '#').count();
+        if !fenced && (1..=level).contains(&hashes) && line[hashes..].starts_with(' ') {
+            end = offset;
+            break;
+        }
+        offset += line.len();
+    }
+    &page[start..end]
+}
+
+/// A fenced code block: its language, its text and the line its fence opens on.
+struct Block {
+    lang: String,
+    body: String,
+    line: usize,
+}
+
+/// The fenced code blocks of a page (```lang … ```).
+fn fenced_blocks(page: &str) -> Vec<Block> {
+    let mut blocks = Vec::new();
+    let mut open: Option<Block> = None;
+    for (i, line) in page.lines().enumerate() {
+        let fence = line.trim_start().strip_prefix("```");
+        if let Some(block) = open.as_mut() {
+            if fence.is_some_and(|rest| rest.trim().is_empty()) {
+                blocks.extend(open.take());
+            } else {
+                block.body.push_str(line);
+                block.body.push('\n');
+            }
+        } else if let Some(lang) = fence {
+            open = Some(Block {
+                lang: lang.trim().to_owned(),
+                body: String::new(),
+                line: i + 1,
+            });
+        }
+    }
+    if let Some(block) = open {
+        panic!(
+            "a ```{} block opened on line {} never closes",
+            block.lang, block.line
+        );
+    }
+    blocks
+}
+
+/// The page with every fenced block's lines (fences included) left empty, so that
+/// line numbers stay those of the page.
+fn outside_fences(page: &str) -> String {
+    let mut inside = false;
+    page.lines()
+        .map(|line| {
+            let fence = line.trim_start().starts_with("```");
+            let prose = !inside && !fence;
+            if fence {
+                inside = !inside;
+            }
+            if prose { line } else { "" }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The text with its inline code spans blanked out (newlines kept), and the spans' contents
+/// with the line each starts on.
+fn split_code_spans(text: &str) -> (String, Vec<(usize, String)>) {
+    let chars: Vec<char> = text.chars().collect();
+    let run_at = |i: usize| chars[i..].iter().take_while(|c| **c == '`').count();
+    let (mut prose, mut spans, mut line) = (String::new(), Vec::new(), 1);
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] != '`' {
+            line += usize::from(chars[i] == '\n');
+            prose.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        let run = run_at(i);
+        let mut j = i + run;
+        while j < chars.len() && !(chars[j] == '`' && run_at(j) == run) {
+            j += if chars[j] == '`' { run_at(j) } else { 1 };
+        }
+        if j >= chars.len() {
+            // No closing run: the backticks are text.
+            prose.extend(&chars[i..i + run]);
+            i += run;
+            continue;
+        }
+        let content: String = chars[i + run..j].iter().collect();
+        spans.push((line, content.trim().to_owned()));
+        for c in &chars[i..j + run] {
+            line += usize::from(*c == '\n');
+            prose.push(if *c == '\n' { '\n' } else { ' ' });
+        }
+        i = j + run;
+    }
+    (prose, spans)
+}
+
+/// The anchor GitHub gives a heading: lowercase, punctuation removed except `-` and `_`,
+/// spaces to `-`.
+fn anchor(heading: &str) -> String {
+    heading
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | ' '))
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+/// The anchors of a page's headings, in order; a repeated one gets `-1`, `-2`, ….
+fn anchors(page: &str) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    for line in outside_fences(page).lines() {
+        let level = line.chars().take_while(|c| *c == '#').count();
+        let Some(heading) = line[level..].strip_prefix(' ').filter(|_| level > 0) else {
+            continue;
+        };
+        let base = anchor(heading.trim().trim_end_matches('#').trim());
+        let mut slug = base.clone();
+        let mut n = 0;
+        while seen.contains(&slug) {
+            n += 1;
+            slug = format!("{base}-{n}");
+        }
+        seen.push(slug);
+    }
+    seen
+}
+
+/// The destinations of a page's links (`[text](destination)`), with their lines; links in
+/// code are not links.
+fn links(page: &str) -> Vec<(usize, String)> {
+    let (prose, _) = split_code_spans(&outside_fences(page));
+    let mut found = Vec::new();
+    let mut rest = prose.as_str();
+    while let Some(at) = rest.find("](") {
+        let line = prose[..prose.len() - rest.len() + at].matches('\n').count() + 1;
+        let destination = &rest[at + 2..];
+        let end = destination.find(')').unwrap_or(destination.len());
+        // A title after the destination ("…" or '…') is not part of it.
+        let destination = destination[..end]
+            .split_whitespace()
+            .next()
+            .unwrap_or_default();
+        found.push((line, destination.to_owned()));
+        rest = &rest[at + 2..];
+    }
+    found
+}
+
+/// What a path of the repository is, for a link.
+enum Target {
+    Missing,
+    /// A directory, or a file that is not Markdown.
+    Other,
+    Markdown(String),
+}
+
+/// `dir/../x/./y` as `x/y`; `None` when it leaves the repository.
+fn normalize(path: &str) -> Option<String> {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            part => parts.push(part),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// Every relative link of the pages whose file or anchor does not exist, as
+/// `page:line: destination: why`. Links to the web are not followed.
+fn broken_links(pages: &[(String, String)], target: &dyn Fn(&str) -> Target) -> Vec<String> {
+    let mut broken = Vec::new();
+    for (page, text) in pages {
+        for (line, destination) in links(text) {
+            if ["http://", "https://", "mailto:"]
+                .iter()
+                .any(|scheme| destination.starts_with(scheme))
+            {
+                continue;
+            }
+            let mut report =
+                |why: &str| broken.push(format!("{page}:{line}: {destination}: {why}"));
+            let (path, fragment) = match destination.split_once('#') {
+                Some((path, fragment)) => (path, Some(fragment)),
+                None => (destination.as_str(), None),
+            };
+            if path.starts_with('/') {
+                report("absolute; links between pages must be relative");
+                continue;
+            }
+            let anchored_text = if path.is_empty() {
+                Some(text.clone())
+            } else {
+                let directory = page.rsplit_once('/').map_or("", |(dir, _)| dir);
+                let Some(resolved) = normalize(&format!("{directory}/{path}")) else {
+                    report("leaves the repository");
+                    continue;
+                };
+                match target(&resolved) {
+                    Target::Missing => {
+                        report(&format!("{resolved} does not exist"));
+                        continue;
+                    }
+                    Target::Other => None,
+                    Target::Markdown(text) => Some(text),
+                }
+            };
+            let Some(fragment) = fragment else { continue };
+            match anchored_text {
+                None => report("an anchor into a file that is not Markdown"),
+                Some(text) if !anchors(&text).iter().any(|a| a == fragment) => {
+                    report("no heading has this anchor")
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    broken
+}
+
+/// The repository's files, as links see them.
+fn repository_target(path: &str) -> Target {
+    let full = root().join(path);
+    if !full.exists() {
+        Target::Missing
+    } else if full.is_file() && path.ends_with(".md") {
+        Target::Markdown(text(path))
+    } else {
+        Target::Other
+    }
+}
+
+#[test]
+fn every_relative_link_between_the_pages_and_to_the_repository_resolves() {
+    let pages = pages();
+    let checked: usize = pages.iter().map(|(_, text)| links(text).len()).sum();
+    assert!(checked >= 40, "only {checked} links found");
+    let broken = broken_links(&pages, &repository_target);
+    assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
+}
+
+#[test]
+fn anchors_are_computed_the_way_github_computes_them() {
+    for (heading, expected) in [
+        (
+            "What it does, before and after",
+            "what-it-does-before-and-after",
+        ),
+        (
+            "EKS Pod Identity (container credentials)",
+            "eks-pod-identity-container-credentials",
+        ),
+        ("Choosing `failurePolicy`", "choosing-failurepolicy"),
+        (
+            "6. Check a token the way STS will, before any Pod runs",
+            "6-check-a-token-the-way-sts-will-before-any-pod-runs",
+        ),
+        ("Does it work with my SDK?", "does-it-work-with-my-sdk"),
+        ("policy-host and kwctl", "policy-host-and-kwctl"),
+        ("snake_case stays", "snake_case-stays"),
+        ("Kubernetes ≥ 1.21", "kubernetes--121"),
+    ] {
+        assert_eq!(anchor(heading), expected, "{heading:?}");
+    }
+    assert_eq!(
+        anchors("# A\n\n## A\n\n```yaml\n# not a heading\n```\n\n### A\n#not a heading either\n"),
+        ["a", "a-1", "a-2"]
+    );
+}
+
+#[test]
+fn the_link_check_reports_exactly_the_broken_links() {
+    let readme = "# Title\n\n## Deploy it\n\n## Deploy it\n\n```yaml\n# not a heading\n```\n";
+    let target = |path: &str| match path {
+        "README.md" => Target::Markdown(readme.to_owned()),
+        "src/lib.rs" | "examples" | "docs" => Target::Other,
+        _ => Target::Missing,
+    };
+    for (page, broken) in [
+        ("[a](../README.md)", false),
+        ("[a](../README.md#deploy-it)", false),
+        ("[a](../README.md#deploy-it-1)", false),
+        ("[a](../README.md#deploy-it-2)", true),
+        ("[a](../README.md#not-a-heading)", true),
+        ("[a](../README.md#Deploy-it)", true),
+        ("[a](README.md)", true),
+        ("[a](../src/lib.rs)", false),
+        ("[a](../src/lib.rs#L1)", true),
+        ("[a](../examples/)", false),
+        ("[a](../src/missing.rs)", true),
+        ("[a](../../outside.md)", true),
+        ("[a](/README.md)", true),
+        ("## Here\n\n[a](#here)", false),
+        ("## Here\n\n[a](#there)", true),
+        ("[a](../README.md \"a title\")", false),
+        ("`[a](missing.md)`", false),
+        ("``[a](missing.md) ` ``", false),
+        ("```console\n[a](missing.md)\n```", false),
+        ("[a](https://example.com/missing.md)", false),
+    ] {
+        let pages = [("docs/page.md".to_owned(), page.to_owned())];
+        let found = broken_links(&pages, &target);
+        assert_eq!(!found.is_empty(), broken, "{page:?}: {found:?}");
+        assert!(found.len() <= 1, "{page:?}: {found:?}");
+    }
+}
+
+/// A page of docs/ (or CONTRIBUTING.md) starts with its title, then says who it is for and
+/// when to read it.
+fn says_who_it_is_for(page: &str) -> Result<(), String> {
+    let mut lines = page.lines().filter(|line| !line.trim().is_empty());
+    if !lines.next().is_some_and(|title| title.starts_with("# ")) {
+        return Err("the first line must be the title, `# …`".to_owned());
+    }
+    for prefix in ["**For:**", "**Read it when:**"] {
+        let said = lines
+            .next()
+            .and_then(|line| line.strip_prefix(prefix))
+            .is_some_and(|rest| !rest.trim().is_empty());
+        if !said {
+            return Err(format!(
+                "after the title: a line `**For:** …`, then a line `**Read it when:** …`; no `{prefix} …` where expected"
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn every_page_of_docs_and_contributing_says_who_it_is_for() {
+    let mut checked = 0;
+    for page in docs_pages()
+        .into_iter()
+        .chain(["CONTRIBUTING.md".to_owned()])
+    {
+        says_who_it_is_for(&text(&page)).unwrap_or_else(|e| panic!("{page}: {e}"));
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} pages");
+    for (page, valid) in [
+        (
+            "# T\n\n**For:** operators.\n\n**Read it when:** always.\n\nText.",
+            true,
+        ),
+        (
+            "# T\n**For:** operators.\n**Read it when:** always.\n",
+            true,
+        ),
+        ("**For:** operators.\n\n**Read it when:** always.\n", false),
+        (
+            "# T\n\nText.\n\n**For:** operators.\n\n**Read it when:** always.\n",
+            false,
+        ),
+        (
+            "# T\n\n**Read it when:** always.\n\n**For:** operators.\n",
+            false,
+        ),
+        ("# T\n\n**For:**\n\n**Read it when:** always.\n", false),
+        ("# T\n\n**For:** operators.\n\nText.\n", false),
+    ] {
+        assert_eq!(says_who_it_is_for(page).is_ok(), valid, "{page:?}");
+    }
+}
+
+#[test]
+fn the_readme_is_at_most_300_lines() {
+    let lines = text("README.md").lines().count();
+    assert!(
+        lines <= 300,
+        "README.md has {lines} lines; move the depth to docs/"
+    );
+}
+
+#[test]
+fn the_readmes_map_lists_every_page_of_docs_once_one_line_each() {
+    let readme = text("README.md");
+    let map = section(&readme, "## Documentation");
+    let mut listed = Vec::new();
+    for line in map.lines().filter(|line| !line.trim().is_empty()) {
+        assert!(
+            line.starts_with("* ["),
+            "the map is one `* [page](page): what it answers` line per page, not {line:?}"
+        );
+        let (_, destination) = links(line)
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("no link in {line:?}"));
+        if destination.starts_with("docs/") {
+            listed.push(destination);
+        }
+    }
+    listed.sort();
+    assert_eq!(
+        listed,
+        docs_pages(),
+        "README.md's map vs the pages of docs/"
+    );
+}
+
+#[test]
+fn every_json_block_shown_parses() {
+    let mut checked = 0;
+    for (page, text) in pages() {
+        for block in fenced_blocks(&text)
+            .into_iter()
+            .filter(|b| b.lang == "json")
+        {
+            serde_json::from_str::<serde_json::Value>(&block.body)
+                .unwrap_or_else(|e| panic!("{page}:{} (json block): {e}", block.line));
+            checked += 1;
+        }
+    }
+    assert!(checked >= 1, "no json block found");
+}
+
+#[test]
+fn every_code_block_names_its_language() {
+    for (page, text) in pages() {
+        for block in fenced_blocks(&text) {
+            assert!(
+                !block.lang.is_empty(),
+                "{page}:{}: a block without a language is neither checked nor highlighted",
+                block.line
+            );
+        }
+    }
+}
+
+#[test]
+fn every_repository_path_the_documentation_names_exists() {
+    let top_level: Vec<String> = std::fs::read_dir(root())
+        .unwrap()
+        .map(|entry| entry.unwrap())
+        .filter(|entry| entry.path().is_dir())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with('.') && name != "target")
+        .collect();
+    let mut checked = 0;
+    for (page, text) in pages() {
+        let (_, spans) = split_code_spans(&outside_fences(&text));
+        for (line, span) in spans {
+            let is_path = span
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._/-".contains(c));
+            let first = span.split('/').next().unwrap_or_default();
+            if !is_path || !span.contains('/') || !top_level.iter().any(|dir| dir == first) {
+                continue;
+            }
+            assert!(
+                root().join(&span).exists(),
+                "{page}:{line}: `{span}` does not exist"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "only {checked} paths found");
+}
+
+#[test]
+fn every_make_target_the_documentation_names_is_in_the_makefile() {
+    let makefile = text("Makefile");
+    let targets: Vec<&str> = makefile
+        .lines()
+        .filter(|line| !line.starts_with(['\t', '#', '.']))
+        .filter_map(|line| line.split_once(':'))
+        .filter(|(_, rest)| !rest.starts_with('='))
+        .flat_map(|(names, _)| names.split_whitespace())
+        .collect();
+    let mut checked = 0;
+    for (page, text) in pages() {
+        let (_, spans) = split_code_spans(&outside_fences(&text));
+        let blocks = fenced_blocks(&text)
+            .into_iter()
+            .filter(|block| block.lang == "console")
+            .flat_map(|block| {
+                let first = block.line;
+                block
+                    .body
+                    .lines()
+                    .enumerate()
+                    .map(move |(i, line)| (first + 1 + i, line.to_owned()))
+                    .collect::<Vec<_>>()
+            });
+        for (line, code) in spans.into_iter().chain(blocks) {
+            let code = code.split('#').next().unwrap_or_default();
+            for command in code.split("make ").skip(1) {
+                let target = command.split_whitespace().next().unwrap_or_default();
+                if target.is_empty() || target.contains('=') {
+                    continue;
+                }
+                assert!(
+                    targets.contains(&target),
+                    "{page}:{line}: `make {target}` is not a target of the Makefile"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 20, "only {checked} make commands found");
 }
