@@ -15,6 +15,8 @@ use crate::scan::{Span, push_quoted};
 pub const POD_IDENTITY_LABEL: &str = "eks.amazonaws.com/pod-identity";
 const LABEL_ENTRY: &str = "\"eks.amazonaws.com/pod-identity\":\"enabled\"";
 const SESSION_NAME: &str = "AWS_ROLE_SESSION_NAME";
+/// The variable that makes every SDK's env provider use static keys (an empty value does not).
+const STATIC_KEY: &str = "AWS_ACCESS_KEY_ID";
 const SESSION_NAME_ENTRY: &str = "{\"name\":\"AWS_ROLE_SESSION_NAME\",\"valueFrom\":{\"fieldRef\":{\"fieldPath\":\"metadata.name\"}}}";
 
 /// What applying an identity did, or would do, to a Pod.
@@ -206,6 +208,13 @@ impl<'r> Applying<'r> {
             return Ok(());
         }
         self.report.conflicts.extend(drift);
+        // Every AWS SDK takes static keys from the env before web identity or container
+        // credentials: the Pod would run as whoever owns the keys, not as its role.
+        if defined.static_keys {
+            self.report.conflicts.push(format!(
+                "container {name} sets {STATIC_KEY}: AWS SDKs use these static keys before the injected credentials, so the Pod does not act as its role"
+            ));
+        }
         let field = format_args!("spec.{list}[{index}].volumeMounts");
         let mounts = container.mounts.optional(field, "a list")?;
         let volume_name = identity.volume_name;
@@ -308,6 +317,8 @@ struct EnvFacts<'e> {
     region: bool,
     sts: bool,
     session_name: bool,
+    /// `AWS_ACCESS_KEY_ID` is set, to a non-empty value or from elsewhere (`valueFrom`).
+    static_keys: bool,
     /// The literal value of the pair's first variable (role ARN or URI), if set.
     credential: Option<&'e str>,
 }
@@ -321,6 +332,8 @@ impl<'e> EnvFacts<'e> {
             region: has("AWS_REGION") || has("AWS_DEFAULT_REGION"),
             sts: has("AWS_STS_REGIONAL_ENDPOINTS"),
             session_name: has(SESSION_NAME),
+            static_keys: first_named(env, STATIC_KEY)
+                .is_some_and(|key| key.value.as_deref() != Some("")),
             credential: first_named(env, credential).and_then(|var| var.value.as_deref()),
         }
     }

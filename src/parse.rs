@@ -97,6 +97,12 @@ fn csv_first_record(s: &str) -> Result<Vec<String>, String> {
     }
 }
 
+/// Whether STS takes `name` as a `RoleSessionName`: 2 to 64 characters of `[\w+=,.@-]` (ASCII).
+pub fn is_role_session_name(name: &str) -> bool {
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b);
+    (2..=64).contains(&name.len()) && name.bytes().all(allowed)
+}
+
 /// `^arn:aws[a-z0-9-]*:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]+$`, written by hand so the module
 /// carries no regex engine.
 pub fn looks_like_role_arn(arn: &str) -> bool {

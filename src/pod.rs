@@ -95,6 +95,7 @@ pub struct Pod<'a> {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Metadata<'a> {
     pub span: Span,
+    pub name: Text<'a>,
     pub namespace: Text<'a>,
     pub labels: Slot<Pairs<'a>>,
     pub annotations: Slot<Pairs<'a>>,
@@ -216,6 +217,7 @@ pub fn read_pod<'a>(s: &mut Scanner<'a>) -> Read<Slot<Pod<'a>>> {
 fn read_metadata<'a>(s: &mut Scanner<'a>) -> Read<Metadata<'a>> {
     let mut metadata = Metadata::default();
     metadata.span = s.object(|s, key| match key.as_deref() {
+        Some("name") => s.text_value().map(|name| metadata.name = name),
         Some("namespace") => s.text_value().map(|ns| metadata.namespace = ns),
         Some("labels") => slot(s, b'{', read_pairs).map(|l| metadata.labels = l),
         Some("annotations") => slot(s, b'{', read_pairs).map(|a| metadata.annotations = a),
@@ -402,6 +404,8 @@ impl Selection {
 /// What the decision needs to know about a Pod, owned so the views can go.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PodFacts {
+    /// `metadata.name`; empty when the API server will generate it (`generateName`).
+    pub name: String,
     pub namespace: String,
     pub service_account: String,
     /// The `<prefix>/…` entries of `metadata.annotations`.
@@ -463,7 +467,9 @@ pub fn read_facts<'p, 'a>(
     let is_windows = windows(node_selector, "kubernetes.io/os")
         || windows(node_selector, "beta.kubernetes.io/os")
         || windows(spec.os.found(), "name");
+    let name = metadata.and_then(|m| m.name.as_deref());
     let facts = PodFacts {
+        name: name.unwrap_or_default().to_owned(),
         namespace: namespace.to_owned(),
         service_account: service_account.to_owned(),
         annotations,

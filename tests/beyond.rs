@@ -242,6 +242,64 @@ fn role_session_name_comes_from_the_pod_name_after_the_pair() {
 }
 
 #[test]
+fn role_session_name_is_left_out_with_a_warning_when_sts_would_refuse_the_pod_name() {
+    let settings = json!({"roleSessionName": "podName"});
+    let longest = format!("reports-{}", "x".repeat(56));
+    let too_long = format!("{longest}y");
+    let refused = |name: &str| {
+        format!(
+            "Pod name {name:?} cannot be an STS role session name (2 to 64 characters of letters, digits and _+=,.@-); AWS_ROLE_SESSION_NAME is not added"
+        )
+    };
+    let cases = [
+        (
+            "a 64-character name is the longest STS takes",
+            json!(longest),
+            true,
+            None,
+        ),
+        (
+            "a 65-character name is refused by STS",
+            json!(too_long),
+            false,
+            Some(refused(&too_long)),
+        ),
+        (
+            "a 1-character name is refused by STS",
+            json!("a"),
+            false,
+            Some(refused("a")),
+        ),
+        ("a StatefulSet's Pod name fits", json!("db-0"), true, None),
+        (
+            "no name yet: the API server generates at most 63 characters",
+            Value::Null,
+            true,
+            None,
+        ),
+    ];
+    for (name, pod_name, added, warning) in cases {
+        let mut request = create(pod(json!({})));
+        match &pod_name {
+            Value::Null => {
+                let metadata = request["object"]["metadata"].as_object_mut().unwrap();
+                metadata.remove("name");
+                metadata.insert("generateName".into(), json!("web-7d4b9c8f5-"));
+            }
+            _ => request["object"]["metadata"]["name"] = pod_name.clone(),
+        }
+        let (object, warnings) = mutated(evaluate(&settings, &request, &[sa_with_role()]).outcome);
+        let env = object["spec"]["containers"][0]["env"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let has_session = env.iter().any(|e| e["name"] == "AWS_ROLE_SESSION_NAME");
+        assert_eq!(has_session, added, "{name}");
+        assert_eq!(warnings, warning.into_iter().collect::<Vec<_>>(), "{name}");
+    }
+}
+
+#[test]
 fn conflicts_are_warnings_by_default_and_rejections_on_request() {
     let role_conflict =
         pod(json!({"containers": [{"name": "app", "env": [env("AWS_ROLE_ARN", OTHER_ROLE)]}]}));
@@ -258,7 +316,32 @@ fn conflicts_are_warnings_by_default_and_rejections_on_request() {
     let complete = pod(
         json!({"containers": [{"name": "app", "env": [env("AWS_ROLE_ARN", OTHER_ROLE), env("AWS_REGION", "r"), env("AWS_STS_REGIONAL_ENDPOINTS", "regional")]}]}),
     );
-    let cases: [(&str, Value, Option<&str>); 5] = [
+    let static_keys = |key: Value| {
+        pod(
+            json!({"containers": [{"name": "app", "env": [key, env("AWS_SECRET_ACCESS_KEY", "secret")]}]}),
+        )
+    };
+    let from_secret = json!({"name": "AWS_ACCESS_KEY_ID", "valueFrom": {"secretKeyRef": {"name": "legacy", "key": "id"}}});
+    let cases: [(&str, Value, Option<&str>); 8] = [
+        (
+            "static keys in the env name the container: every SDK uses them before the role",
+            static_keys(env("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")),
+            Some(
+                "container app sets AWS_ACCESS_KEY_ID: AWS SDKs use these static keys before the injected credentials, so the Pod does not act as its role",
+            ),
+        ),
+        (
+            "static keys from a Secret count too",
+            static_keys(from_secret),
+            Some(
+                "container app sets AWS_ACCESS_KEY_ID: AWS SDKs use these static keys before the injected credentials, so the Pod does not act as its role",
+            ),
+        ),
+        (
+            "an empty AWS_ACCESS_KEY_ID is not a key: the SDKs skip it",
+            static_keys(env("AWS_ACCESS_KEY_ID", "")),
+            None,
+        ),
         (
             "a different AWS_ROLE_ARN names the container",
             role_conflict,
