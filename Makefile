@@ -3,6 +3,7 @@
 #   make test         fmt, lint, unit + golden tests, e2e suite, cluster suite (what CI runs)
 #   make e2e-tests    the bats suite, with the real kwctl when it is on PATH, else policy-host
 #   make cluster-test the real-cluster suite: etcd + kube-apiserver + policy-server, faults included
+#   make sdk-test     the credential-chain suite: real AWS SDKs on what the policy injects (root)
 #   make bench        our policy vs the floor and typed modules, warm and fresh, three Pods
 #   make fuzz         both fuzz targets for FUZZ_SECONDS each (default 300)
 #   make irsa-oidc    the self-hosted issuer tool (README: Self-hosted clusters)
@@ -24,7 +25,7 @@ ENGINE := kwctl
 E2E_POLICY ?= annotated-policy.wasm
 endif
 
-# The cluster suite runs when all of these are on PATH (../shared/tools/install.sh has them).
+# The cluster suite runs when all of these are on PATH (CONTRIBUTING.md says where to get them).
 CLUSTER_TOOLS := etcd kube-apiserver kubectl policy-server openssl curl python3
 MISSING_CLUSTER_TOOLS := $(strip $(foreach tool,$(CLUSTER_TOOLS),$(if $(shell command -v $(tool) 2>/dev/null),,$(tool))))
 
@@ -33,7 +34,7 @@ MISSING_CLUSTER_TOOLS := $(strip $(foreach tool,$(CLUSTER_TOOLS),$(if $(shell co
 WASM_TARGET = @if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx wasm32-wasip1; then \
 	  echo "adding the wasm32-wasip1 target with rustup..."; rustup target add wasm32-wasip1 || exit 1; fi
 
-.PHONY: all host bench-host bench-reader fmt lint unit-tests test test-tools e2e-tests cluster-test cluster-test-if-tools run bench fuzz irsa-oidc artifacthub clean
+.PHONY: all host bench-host bench-reader fmt lint unit-tests test test-tools e2e-tests cluster-test cluster-test-if-tools sdk-test sdk-test-if-root sdk-tools run bench fuzz irsa-oidc artifacthub clean
 
 all: policy.wasm
 
@@ -58,6 +59,7 @@ host:
 
 fmt:
 	$(CARGO) fmt --all -- --check
+	$(CARGO) fmt --manifest-path $(SDK_RUST)/Cargo.toml -- --check
 
 lint:
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
@@ -85,20 +87,59 @@ e2e-tests: test-tools $(E2E_POLICY) $(if $(findstring $(HOST),$(KWCTL)),host)
 	KWCTL=$(KWCTL) POLICY=$(CURDIR)/$(E2E_POLICY) bats e2e-tests/e2e.bats
 
 IRSA_OIDC := $(TARGET_DIR)/debug/irsa-oidc
-cluster-test: test-tools annotated-policy.wasm
-	@if [ -n "$(MISSING_CLUSTER_TOOLS)" ]; then echo "the cluster suite needs $(MISSING_CLUSTER_TOOLS) on PATH (../shared/tools/install.sh)"; exit 1; fi
+cluster-test: test-tools annotated-policy.wasm sdk-tools
+	@if [ -n "$(MISSING_CLUSTER_TOOLS)" ]; then echo "the cluster suite needs $(MISSING_CLUSTER_TOOLS) on PATH (CONTRIBUTING.md: Testing)"; exit 1; fi
 	$(CARGO) build --locked -p irsa-oidc
-	POLICY=$(CURDIR)/annotated-policy.wasm IRSA_OIDC=$(IRSA_OIDC) bats --timing e2e-tests/cluster.bats
+	POLICY=$(CURDIR)/annotated-policy.wasm IRSA_OIDC=$(IRSA_OIDC) SDK_SUITE="$(SDK_SUITE)" bats --timing e2e-tests/cluster.bats
 
 # make test runs the cluster suite when it can, and says so when it cannot.
 cluster-test-if-tools:
 ifeq ($(MISSING_CLUSTER_TOOLS),)
 	$(MAKE) cluster-test
 else
-	@echo "cluster suite skipped: $(MISSING_CLUSTER_TOOLS) not on PATH (../shared/tools/install.sh installs them)"
+	@echo "cluster suite skipped: $(MISSING_CLUSTER_TOOLS) not on PATH (CONTRIBUTING.md: Testing says where to get them)"
 endif
 
-test: test-tools fmt lint unit-tests e2e-tests cluster-test-if-tools
+# The credential-chain suite (docs/sdks.md): boto3, the AWS CLI v1, the AWS SDK for
+# JavaScript v3 and the AWS SDK for Rust, each pinned, installed under $(SDK_DIR).
+SDK_DIR := $(TARGET_DIR)/sdk
+SDK_VENV := $(SDK_DIR)/venv
+SDK_RUST := e2e-tests/sdk/rust
+SDK_JS := e2e-tests/sdk/js
+SDK_PROBE := $(TARGET_DIR)/debug/sdk-probe-rust
+SDK_SUITE = $(SDK_VENV)/bin/python $(CURDIR)/e2e-tests/sdk/python/suite.py \
+	--irsa-oidc $(IRSA_OIDC) --python $(SDK_VENV)/bin/python --aws $(SDK_VENV)/bin/aws \
+	--node $(shell command -v node) --js-probe $(CURDIR)/$(SDK_JS)/probe.mjs --rust-probe $(SDK_PROBE)
+
+$(SDK_VENV)/installed: e2e-tests/sdk/python/requirements.txt
+	@echo "installing boto3, the AWS CLI v1, PyJWT and jsonpatch (pinned) into $(SDK_VENV)..."
+	python3 -m venv $(SDK_VENV)
+	$(SDK_VENV)/bin/pip install --quiet --disable-pip-version-check -r e2e-tests/sdk/python/requirements.txt
+	touch $@
+
+$(SDK_JS)/node_modules/.package-lock.json: $(SDK_JS)/package-lock.json $(SDK_JS)/package.json
+	@echo "installing the AWS SDK for JavaScript v3 (package-lock.json) with npm ci..."
+	cd $(SDK_JS) && npm ci --no-audit --no-fund --loglevel=error
+
+$(SDK_PROBE): $(SDK_RUST)/Cargo.toml $(SDK_RUST)/Cargo.lock $(SDK_RUST)/src/main.rs
+	@echo "building the AWS SDK for Rust probe (the first build compiles aws-lc-sys, a few minutes)..."
+	$(CARGO) build --locked --manifest-path $(SDK_RUST)/Cargo.toml --target-dir $(TARGET_DIR)
+	$(CARGO) clippy --locked --manifest-path $(SDK_RUST)/Cargo.toml --target-dir $(TARGET_DIR) -- -D warnings
+
+sdk-tools: $(SDK_VENV)/installed $(SDK_JS)/node_modules/.package-lock.json $(SDK_PROBE)
+	$(CARGO) build --locked -p irsa-oidc
+
+# SDK_ONLY=text runs the cases whose name holds it; SDK_WRITE_DOCS=1 rewrites docs/sdks.md's table.
+sdk-test: sdk-tools $(E2E_POLICY) $(if $(findstring $(HOST),$(KWCTL)),host)
+	@[ "$$(id -u)" = 0 ] || { echo "the credential-chain suite needs root (private mount and network namespaces): sudo make sdk-test"; exit 1; }
+	$(SDK_SUITE) --engine $(KWCTL) --policy $(CURDIR)/$(E2E_POLICY) \
+	  $(if $(SDK_ONLY),--only "$(SDK_ONLY)") $(if $(SDK_WRITE_DOCS),--write-docs)
+
+# make test runs it as root (CI, fresh machines) and says so when it cannot.
+sdk-test-if-root:
+	@if [ "$$(id -u)" = 0 ]; then $(MAKE) sdk-test; else echo "credential-chain suite skipped: it needs root (sudo make sdk-test)"; fi
+
+test: test-tools fmt lint unit-tests e2e-tests sdk-test-if-root cluster-test-if-tools
 
 # With kwctl (seconds): its AdmissionResponse, the patch decoded. Without it,
 # policy-host is built (minutes, once) and explains the patch itself.

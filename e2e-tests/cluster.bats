@@ -103,6 +103,39 @@ has_credentials() {
     <<<"$event"
 }
 
+# sdks_on_stored_pod POD VOLUME AUDIENCE CASE: real AWS SDKs (e2e-tests/sdk/) run with each
+# processed container's env of the Pod as the API server stored it, the token minted by the
+# API server's TokenRequest API for that volume and bound to the Pod, against the STS and Pod
+# Identity agent stand-ins; CASE names the scenario of e2e-tests/sdk/python/scenarios.py whose
+# expectations (identity, STS host, what the stand-ins saw) apply.
+sdks_on_stored_pod() {
+  [ -n "${SDK_SUITE:-}" ] || skip "SDK_SUITE is not set (make cluster-test sets it)"
+  [ "$(id -u)" = 0 ] || skip "the credential-chain suite needs root (private namespaces)"
+  local pod="$BATS_TEST_TMPDIR/pod.json" token="$BATS_TEST_TMPDIR/token" uid seconds
+  kubectl get pod -n team-a "$1" -o json >"$pod"
+  uid=$(jq -r .metadata.uid "$pod")
+  seconds=$(jq -r --arg v "$2" '.spec.volumes[] | select(.name == $v) | .projected.sources[0].serviceAccountToken.expirationSeconds' "$pod")
+  kubectl create token -n team-a "$(jq -r .spec.serviceAccountName "$pod")" --audience "$3" \
+    --duration "${seconds}s" --bound-object-kind Pod --bound-object-name "$1" --bound-object-uid "$uid" >"$token"
+  # shellcheck disable=SC2086 # SDK_SUITE is a command line
+  run $SDK_SUITE --pod "$pod" --token "$2=$token" --issuer https://kubernetes.default.svc.cluster.local \
+    --signing-key "$CLUSTER_DIR/pki/sa.pub" --case "$4"
+  echo "$output"
+  [ "$status" -eq 0 ]
+}
+
+@test "real AWS SDKs on the README's example Pod as stored, with a TokenRequest token: boto3 and the CLI get the role" {
+  kubectl apply -f "$ROOT/examples/serviceaccount.yaml"
+  kubectl get pod -n team-a app >/dev/null 2>&1 || kubectl apply -f "$ROOT/examples/pod.yaml"
+  sdks_on_stored_pod app aws-iam-token sts.amazonaws.com "the README's example (default settings: no region)"
+}
+
+@test "real AWS SDKs on the container-credentials Pod as stored, with a TokenRequest token, through the agent stand-in" {
+  kubectl get serviceaccount -n team-a agent >/dev/null 2>&1 || kubectl create serviceaccount -n team-a agent
+  kubectl get pod -n team-a agent >/dev/null 2>&1 || kubectl apply -f "$DATA/pods/agent.yaml"
+  sdks_on_stored_pod agent eks-pod-identity-token pods.eks.amazonaws.com "container credentials, default settings (no region)"
+}
+
 @test "irsa-oidc jwks of the API server's signing key is the API server's own JWKS" {
   [ -n "${IRSA_OIDC:-}" ] || skip "IRSA_OIDC is not set"
   kubectl get --raw /openid/v1/jwks | jq -S . >"$BATS_TEST_TMPDIR/apiserver.json"
