@@ -6,7 +6,7 @@
 #   make sdk-test     the credential-chain suite: real AWS SDKs on what the policy injects (root)
 #   make bench        our policy vs the floor and typed modules, warm and fresh, three Pods
 #   make fuzz         both fuzz targets for FUZZ_SECONDS each (default 300)
-#   make irsa-oidc    the self-hosted issuer tool (README: Self-hosted clusters)
+#   make irsa-oidc    the self-hosted issuer tool (docs/self-hosted.md)
 CARGO ?= cargo
 # Build outputs live where cargo puts them: honour CARGO_TARGET_DIR.
 TARGET_DIR := $(abspath $(or $(CARGO_TARGET_DIR),target))
@@ -183,7 +183,7 @@ bench: policy.wasm floor-policy.wasm typed-policy.wasm bench-host
 	  --allow-context-aware --replay-host-capabilities-interactions benches/session.yml \
 	  --baseline floor=floor-policy.wasm --baseline typed=typed-policy.wasm policy.wasm
 
-# The reader decision's measurement (README, Performance): native, optimised, printed.
+# The reader decision's measurement (docs/performance.md): native, optimised, printed.
 bench-reader:
 	$(CARGO) test --locked --release -p aws-pod-identity-policy --test reader_cost -- --ignored --nocapture
 

@@ -165,7 +165,7 @@ sdks_on_stored_pod() {
   kubectl apply -f "$DATA/pods/late-1.yaml"
   ! has_credentials team-a late-1
   kubectl annotate serviceaccount -n team-a late "eks.amazonaws.com/role-arn=$ROLE"
-  # README, Limitations: answers may be up to 5 s old.
+  # docs/differences.md: answers may be up to 5 s old.
   sleep 6
   kubectl apply -f "$DATA/pods/late-2.yaml"
   has_credentials team-a late-2

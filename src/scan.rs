@@ -3,8 +3,7 @@
 //! needs (borrowed strings and byte positions) and skipping everything else without building
 //! anything. The grammar is strict RFC 8259, as serde_json's: a text this reader accepts,
 //! serde_json accepts too (tests/scan.rs holds it to that). A serde reader of the same skeleton
-//! (derived structs over `&RawValue` spans) was measured 3× slower than the whole decision (README,
-//! Performance).
+//! (derived structs over `&RawValue` spans) was measured 3× slower than the whole decision (docs/performance.md).
 
 use std::borrow::Cow;
 

@@ -1,5 +1,4 @@
-//! Not a test: the measurement behind the reader decision (README,
-//! Performance). A serde reader of the Pod's skeleton — derived borrowed
+//! Not a test: the measurement behind the reader decision (docs/performance.md). A serde reader of the Pod's skeleton — derived borrowed
 //! structs, `&RawValue` where a byte position is needed, each span read again
 //! for what is inside it — against the one-pass reader (`scan.rs`) and the
 //! whole decision, on the three benchmark Pods. Run it optimised:

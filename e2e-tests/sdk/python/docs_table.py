@@ -10,10 +10,12 @@ END = "<!-- sdk-table:end -->"
 
 
 def cell(outcome) -> str:
+    if isinstance(outcome, Ok) and outcome.via == "static":
+        return f"⚠ `{outcome.host}`, as the IAM user, not the role (the policy warns)"
     if isinstance(outcome, Ok):
-        via = {"sts": "", "agent": f" (agent {outcome.agent})", "static": " **as the IAM user**"}[outcome.via]
+        via = f" (agent {outcome.agent})" if outcome.via == "agent" else ""
         return f"✓ `{outcome.host}`{via}"
-    return f"✗ {outcome.code or 'no call'}: “{outcome.message}”"
+    return f"✗ {outcome.code + ': ' if outcome.code else ''}“{outcome.message}”"
 
 
 def render(cases) -> str:

@@ -299,7 +299,7 @@ class Suite:
             if self.args.only and self.args.only not in case.name:
                 continue
             self.run_case(case)
-        if not self.args.only:
+        if not self.args.only or self.args.write_docs:
             self.docs()
         print(f"\ncredential-chain suite: {time.monotonic() - started:.0f} s")
         print(f"{self.passed} passed, {self.failed} failed")
