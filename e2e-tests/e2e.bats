@@ -264,6 +264,19 @@ iam_volume() { # AUDIENCE SECONDS
   expect '.status.message == "container app sets AWS_ROLE_ARN to \"arn:aws:iam::111122223333:role/hardcoded\", not \"arn:aws:iam::111122223333:role/app-reader\""'
 }
 
+@test "static keys in a container's env: the webhook's patch, and a warning that the SDKs will use the keys" {
+  evaluate pod-static-keys sa-with-role
+  expect '.allowed == true and .patchType == "JSONPatch"'
+  expect '.warnings == ["container app sets AWS_ACCESS_KEY_ID: AWS SDKs use these static keys before the injected credentials, so the Pod does not act as its role"]'
+  expect_patch 'length == 4'
+}
+
+@test "static keys in a container's env with onConflict reject: refused with the same sentence" {
+  evaluate pod-static-keys sa-with-role -s "$DATA/settings/conflict-reject.yaml"
+  expect '.allowed == false and .status.code == 400'
+  expect '.status.message == "container app sets AWS_ACCESS_KEY_ID: AWS SDKs use these static keys before the injected credentials, so the Pod does not act as its role"'
+}
+
 @test "audit mode rejects a Pod that lacks its credentials, listing what is missing, without a patch" {
   evaluate pod sa-with-role -s "$DATA/settings/audit.yaml"
   expect '.allowed == false and .status.code == 400 and .patch == null'

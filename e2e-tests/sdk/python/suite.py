@@ -199,7 +199,10 @@ class Suite:
         env = {**kubelet.container_env(pod, container), **trust, "HOME": home}
         files = kubelet.token_files(pod, container, tokens)
         self.recorder.take()
-        done = kubelet.run(files, env, argv, self.work)
+        try:
+            done = kubelet.run(files, env, argv, self.work)
+        except subprocess.TimeoutExpired as timeout:
+            return False, f"timed out after {timeout.timeout} s", self.recorder.take()
         # What the application printed; the AWS CLI writes its errors to stderr, where Node also
         # writes the SDK's deprecation notices.
         output = " ".join((done.stdout.strip() or done.stderr).split())
@@ -298,7 +301,10 @@ class Suite:
         for case in CASES:
             if self.args.only and self.args.only not in case.name:
                 continue
-            self.run_case(case)
+            try:
+                self.run_case(case)
+            except (RuntimeError, OSError, ValueError, KeyError) as error:
+                self.report(case.name, "suite", [f"the case could not run: {error!r}"], "")
         if not self.args.only or self.args.write_docs:
             self.docs()
         print(f"\ncredential-chain suite: {time.monotonic() - started:.0f} s")
