@@ -118,10 +118,12 @@ def container_env(pod: dict, container: dict) -> dict[str, str]:
 
 
 def token_files(pod: dict, container: dict, tokens: dict[str, str]) -> dict[str, str]:
-    """Where each token the container mounts lives: absolute path -> token."""
+    """Where each token the container mounts lives: absolute path -> token (`tokens` by volume)."""
     sources = token_sources(pod)
     files = {}
-    for mount in container.get("volumeMounts") or []:
+    # Only the volumes a token was minted for: the API server's own kube-api-access volume is
+    # not what the AWS SDKs read.
+    for mount in (m for m in container.get("volumeMounts") or [] if m["name"] in tokens):
         for source in sources.get(mount["name"], []):
             path = os.path.join(mount["mountPath"], source.get("path", ""))
             files[os.path.normpath(path)] = tokens[mount["name"]]
