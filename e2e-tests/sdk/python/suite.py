@@ -354,11 +354,16 @@ class Suite:
         tokens = {volume: kubelet.mint(self.signer, pod, str(uuid.uuid5(uuid.NAMESPACE_URL, volume)), sources[0],
                                        NODE_NAME, now)
                   for volume, sources in kubelet.token_sources(pod).items()}
+        self.run_and_check(case, pod, container, sdk, tokens, role, f"{case.name} [{container['name']}]")
+
+    def run_and_check(self, case: Case, pod: dict, container: dict, sdk: str, tokens: dict[str, str],
+                      role: str, name: str) -> None:
+        """One SDK in one container, checked against the scenario and irsa-oidc, reported."""
         ok, output, events = self.run_sdk(sdk, pod, container, tokens)
         problems = self.check(case, pod, sdk, ok, output, events, role)
         if "aws-iam-token" in tokens:
             problems += self.agree(tokens["aws-iam-token"], events)
-        self.report(f"{case.name} [{container['name']}]", sdk, problems, output)
+        self.report(name, sdk, problems, output)
 
     def run_stored(self) -> int:
         """The SDKs on a Pod a real API server stored, with its TokenRequest tokens."""
@@ -384,11 +389,8 @@ class Suite:
                 continue
             role = env.get("AWS_ROLE_ARN") or ""
             for sdk in SDKS:
-                ok, output, events = self.run_sdk(sdk, pod, container, tokens)
-                problems = self.check(case, pod, sdk, ok, output, events, role)
-                if "aws-iam-token" in tokens:
-                    problems += self.agree(tokens["aws-iam-token"], events)
-                self.report(f"stored Pod {pod['metadata']['name']} [{container['name']}]", sdk, problems, output)
+                name = f"stored Pod {pod['metadata']['name']} [{container['name']}]"
+                self.run_and_check(case, pod, container, sdk, tokens, role, name)
         print(f"{self.passed} passed, {self.failed} failed")
         return 1 if self.failed else 0
 
