@@ -6,6 +6,7 @@
 //! the Pod.
 
 use crate::identity::{Identity, Mode};
+use crate::parse;
 use crate::pod::{
     Container, List, Named, Pod, Selection, ShapeError, Slot, Spec, Volume, first_named, items_of,
 };
@@ -208,6 +209,15 @@ impl<'r> Applying<'r> {
             return Ok(());
         }
         self.report.conflicts.extend(drift);
+        // STS refuses the whole AssumeRoleWithWebIdentity call for a session name it does not take.
+        let bad_session = defined
+            .session_value
+            .filter(|v| !parse::is_role_session_name(v));
+        if let Some(value) = bad_session.filter(|_| identity.mode == Mode::WebIdentity) {
+            self.report.conflicts.push(format!(
+                "container {name} sets {SESSION_NAME} to {value:?}, which STS refuses as a role session name (2 to 64 characters of letters, digits and _+=,.@-)"
+            ));
+        }
         // Every AWS SDK takes static keys from the env before web identity or container
         // credentials: the Pod would run as whoever owns the keys, not as its role.
         if defined.static_keys {
@@ -317,6 +327,8 @@ struct EnvFacts<'e> {
     region: bool,
     sts: bool,
     session_name: bool,
+    /// The literal value of `AWS_ROLE_SESSION_NAME`, if set.
+    session_value: Option<&'e str>,
     /// `AWS_ACCESS_KEY_ID` is set, to a non-empty value or from elsewhere (`valueFrom`).
     static_keys: bool,
     /// The literal value of the pair's first variable (role ARN or URI), if set.
@@ -332,6 +344,7 @@ impl<'e> EnvFacts<'e> {
             region: has("AWS_REGION") || has("AWS_DEFAULT_REGION"),
             sts: has("AWS_STS_REGIONAL_ENDPOINTS"),
             session_name: has(SESSION_NAME),
+            session_value: first_named(env, SESSION_NAME).and_then(|var| var.value.as_deref()),
             static_keys: first_named(env, STATIC_KEY)
                 .is_some_and(|key| key.value.as_deref() != Some("")),
             credential: first_named(env, credential).and_then(|var| var.value.as_deref()),

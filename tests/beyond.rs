@@ -322,7 +322,22 @@ fn conflicts_are_warnings_by_default_and_rejections_on_request() {
         )
     };
     let from_secret = json!({"name": "AWS_ACCESS_KEY_ID", "valueFrom": {"secretKeyRef": {"name": "legacy", "key": "id"}}});
-    let cases: [(&str, Value, Option<&str>); 8] = [
+    let session = |value: &str| {
+        pod(json!({"containers": [{"name": "app", "env": [env("AWS_ROLE_SESSION_NAME", value)]}]}))
+    };
+    let cases: [(&str, Value, Option<&str>); 10] = [
+        (
+            "a session name STS refuses names the container: STS would refuse the whole call",
+            session("nightly report"),
+            Some(
+                "container app sets AWS_ROLE_SESSION_NAME to \"nightly report\", which STS refuses as a role session name (2 to 64 characters of letters, digits and _+=,.@-)",
+            ),
+        ),
+        (
+            "a session name STS takes is no conflict",
+            session("nightly-report@team-a"),
+            None,
+        ),
         (
             "static keys in the env name the container: every SDK uses them before the role",
             static_keys(env("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")),

@@ -84,8 +84,9 @@ class Case:
     warnings: list[str] = field(default_factory=list)
     # Not every case is its own row in docs/sdks.md: the row it belongs to.
     row: str | None = None
-    # What differs in the world: "other-jwks" (the issuer publishes another key), "expired" (the
-    # kubelet stand-in mints a token that expired a day ago).
+    # What differs in the world: "other-jwks" (the issuer publishes another key), "no-provider"
+    # (IAM has no OIDC provider for the issuer), "expired" (the kubelet stand-in mints a token that
+    # expired a day ago).
     world: str | None = None
     # A rejection message: the policy refuses the Pod, no SDK runs.
     rejected: str | None = None
@@ -183,6 +184,10 @@ CASES = [
     Case("the token's audience is not the provider's client ID", REGIONAL_SETTINGS, pod("app"),
          {sdk: Fails("Incorrect token audience", "InvalidIdentityToken", REGIONAL) for sdk in SDKS},
          sa_annotations={"eks.amazonaws.com/role-arn": role("app-reader"), "eks.amazonaws.com/audience": "my-app"}),
+    Case("no IAM OIDC provider for the issuer", REGIONAL_SETTINGS, pod("app"),
+         {sdk: Fails(f"No OpenIDConnect provider found in your account for {ISSUER}", "InvalidIdentityToken",
+                     REGIONAL) for sdk in SDKS},
+         world="no-provider"),
     Case("the published JWKS lacks the signing key", REGIONAL_SETTINGS, pod("app"),
          {sdk: Fails("Couldn't retrieve verification key from your identity provider", "InvalidIdentityToken",
                      REGIONAL) for sdk in SDKS},
@@ -190,6 +195,11 @@ CASES = [
     Case("an expired token", REGIONAL_SETTINGS, pod("app"),
          {sdk: Fails("Token expired: current date/time", "ExpiredTokenException", REGIONAL) for sdk in SDKS},
          world="expired"),
+    Case("the container sets a session name STS refuses", REGIONAL_SETTINGS,
+         pod("app", containers=[container("app", {"AWS_ROLE_SESSION_NAME": "nightly report"})]),
+         {sdk: Fails("at 'roleSessionName' failed to satisfy constraint", "ValidationError", REGIONAL) for sdk in SDKS},
+         warnings=['container app sets AWS_ROLE_SESSION_NAME to "nightly report", which STS refuses as a role '
+                   "session name (2 to 64 characters of letters, digits and _+=,.@-)"]),
     Case("static keys in the container's env", REGIONAL_SETTINGS,
          pod("app", containers=[container("app", STATIC_KEYS)]), every(Ok(REGIONAL, via="static")),
          warnings=[STATIC_WARNING]),

@@ -57,9 +57,12 @@ class World:
 
 
 class AwsError(Exception):
-    def __init__(self, status: int, code: str, message: str):
+    """An error answer. `token`: it is about the token itself (format, audience, key, signature,
+    expiry), which `irsa-oidc check-token` judges too; not about IAM's configuration."""
+
+    def __init__(self, status: int, code: str, message: str, token: bool = False):
         super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        self.status, self.code, self.message, self.token = status, code, message, token
 
 
 class Recorder:
@@ -165,6 +168,7 @@ class Sts:
                 raise AwsError(400, "InvalidAction", f"Could not find operation {action} for version 2011-06-15")
         except AwsError as error:
             event["error"] = error.code
+            event["token_rejected"] = error.token
             self.recorder.add(event)
             kind = "Sender" if error.status < 500 else "Receiver"
             return error.status, (
@@ -186,7 +190,7 @@ class Sts:
             claims = jwt.decode(token, options={"verify_signature": False})
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as error:
-            raise AwsError(400, "InvalidIdentityToken", f"Token is not a valid JWT: {error}") from None
+            raise AwsError(400, "InvalidIdentityToken", f"Token is not a valid JWT: {error}", True) from None
         event["claims"] = claims
         account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else ""
         issuer = str(claims.get("iss", ""))
@@ -195,13 +199,13 @@ class Sts:
             raise AwsError(400, "InvalidIdentityToken",
                            f"No OpenIDConnect provider found in your account for {issuer}")
         if not set(_audiences(claims)) & set(self.world.providers[provider]):
-            raise AwsError(400, "InvalidIdentityToken", "Incorrect token audience")
+            raise AwsError(400, "InvalidIdentityToken", "Incorrect token audience", True)
         self.verify_signature(token, header, issuer)
         now = int(datetime.datetime.now(datetime.timezone.utc).timestamp())
         expiry = claims.get("exp")
         if not isinstance(expiry, int) or now > expiry + CLOCK_SKEW:
             raise AwsError(400, "ExpiredTokenException",
-                           f"Token expired: current date/time {now} must be before the expiration date/time {expiry}")
+                           f"Token expired: current date/time {now} must be before the expiration date/time {expiry}", True)
         provider_arn = f"arn:aws:iam::{account}:oidc-provider/{provider}"
         policy = self.world.roles.get(role_arn)
         if policy is None or not trust_allows(policy, provider_arn, provider, claims):
@@ -228,7 +232,7 @@ class Sts:
         """The key from the JWKS the issuer's discovery document names, found by `kid`."""
         no_key = AwsError(400, "InvalidIdentityToken",
                           "Couldn't retrieve verification key from your identity provider,  please reference "
-                          "AssumeRoleWithWebIdentity documentation for requirements")
+                          "AssumeRoleWithWebIdentity documentation for requirements", True)
         try:
             discovery = json.loads(self.fetch(issuer + "/.well-known/openid-configuration"))
             jwks = json.loads(self.fetch(discovery["jwks_uri"]))
@@ -243,7 +247,8 @@ class Sts:
                        options={"verify_exp": False, "verify_aud": False, "verify_iat": False,
                                 "verify_nbf": False})
         except jwt.PyJWTError:
-            raise AwsError(400, "InvalidIdentityToken", "The web identity token's signature is not valid") from None
+            raise AwsError(400, "InvalidIdentityToken", "The web identity token's signature is not valid",
+                           True) from None
 
     def get_caller_identity(self, host: str, headers, body: bytes, event: dict) -> str:
         found = re.match(r"AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/sts/aws4_request, "
