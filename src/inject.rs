@@ -338,16 +338,18 @@ struct EnvFacts<'e> {
 impl<'e> EnvFacts<'e> {
     fn of(identity: &Identity, env: Option<&'e List<Slot<Named>>>) -> EnvFacts<'e> {
         let has = |wanted: &str| first_named(env, wanted).is_some();
+        let value = |var: &'e Named| var.value.as_deref();
         let [credential, token_file] = identity.mode.pair_names();
+        let session = first_named(env, SESSION_NAME);
+        let credential_var = first_named(env, credential);
         EnvFacts {
-            pair: has(credential) || has(token_file),
+            pair: credential_var.is_some() || has(token_file),
             region: has("AWS_REGION") || has("AWS_DEFAULT_REGION"),
             sts: has("AWS_STS_REGIONAL_ENDPOINTS"),
-            session_name: has(SESSION_NAME),
-            session_value: first_named(env, SESSION_NAME).and_then(|var| var.value.as_deref()),
-            static_keys: first_named(env, STATIC_KEY)
-                .is_some_and(|key| key.value.as_deref() != Some("")),
-            credential: first_named(env, credential).and_then(|var| var.value.as_deref()),
+            session_name: session.is_some(),
+            session_value: session.and_then(value),
+            static_keys: first_named(env, STATIC_KEY).is_some_and(|key| value(key) != Some("")),
+            credential: credential_var.and_then(value),
         }
     }
 }
