@@ -1,8 +1,18 @@
 """Stand-ins for what cannot run here: AWS STS, the issuer's public HTTPS host
-and the EKS Pod Identity agent (with EKS Auth behind it). Each behaves as AWS
-documents it (../shared/docs/AWS-SDKS.md, sections 2 and 3), is reached under
+and the EKS Pod Identity agent (with EKS Auth behind it). Each is reached under
 the real host names and addresses inside the suite's private network
-namespace, and records what it saw so that a case can assert it.
+namespace, and records what it saw so that a case can assert it. Each behaves
+as AWS documents it:
+
+* STS: the AssumeRoleWithWebIdentity and GetCallerIdentity API reference
+  (awsQuery, field constraints, error codes), the IAM user guide on OIDC
+  identity providers (provider by `iss`, client IDs, JWKS from the discovery
+  document, 5 minutes of clock skew), AWS's recorded answers in the SDKs' test
+  fixtures (smithy-rs `aws-config` test-data), and the messages AWS re:Post's
+  knowledge center and users' reports quote;
+* the agent: aws/eks-pod-identity-agent v0.1.37 (`Host` check, the raw
+  `Authorization` token, its JSON answer and its error texts) and EKS Auth's
+  AssumeRoleForPodIdentity model in botocore.
 
 Token checks use PyJWT; request signatures are recomputed with botocore's own
 SigV4 signer. Nothing here hand-writes crypto."""
