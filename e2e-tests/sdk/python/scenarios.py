@@ -37,7 +37,8 @@ USER_ARN = f"arn:aws:iam::{ACCOUNT}:user/ci-deployer"
 
 SDKS = ("boto3", "aws-cli", "js", "rust")
 SDK_TITLES = {"boto3": "boto3", "aws-cli": "AWS CLI v1", "js": "JavaScript v3", "rust": "Rust"}
-# The session name each SDK makes up when AWS_ROLE_SESSION_NAME is not set (AWS-SDKS.md 1.x e).
+# The session name each SDK makes up when AWS_ROLE_SESSION_NAME is not set (botocore
+# `_generate_assume_role_name`, credential-provider-web-identity `fromWebToken`, aws-config `sts::util`).
 DEFAULT_SESSION = {
     "boto3": r"botocore-session-\d{10}",
     "aws-cli": r"botocore-session-\d{10}",

@@ -39,7 +39,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 STS_XMLNS = "https://sts.amazonaws.com/doc/2011-06-15/"
-# STS's own limits (the model, AWS-SDKS.md section 2) and IAM's OIDC clock skew.
+# STS's own limits (its API model, as the SDKs ship it) and IAM's OIDC clock skew.
 SESSION_NAME_PATTERN = re.compile(r"[\w+=,.@-]*", re.ASCII)
 CLOCK_SKEW = 300
 AGENT_HOSTS = ("169.254.170.23", "fd00:ec2::23")
