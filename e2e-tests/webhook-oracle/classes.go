@@ -1,0 +1,334 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"strings"
+
+	"github.com/aws/amazon-eks-pod-identity-webhook/pkg"
+)
+
+// A Class is a documented difference between the policy and the webhook (docs/differences.md),
+// recognised by rule: the rule rewrites the case into the one the webhook would have to be given
+// to do what the policy does on purpose, and restores in the webhook's Pod what that rewriting
+// changed outside the mutation. A difference is explained when the webhook, given the rewritten
+// case, gives the policy's answer; nothing else is forgiven.
+type Class struct {
+	Name string
+	// Doc is the anchor of the class in docs/differences.md.
+	Doc     string
+	Applies func(c *Case, f WebhookFlags) bool
+	// Rewrite edits the webhook's input; Restore undoes in the webhook's Pod what Rewrite
+	// changed in the Pod itself (an annotation, a node selector), from the original case.
+	Rewrite func(c *Case, f WebhookFlags)
+	Restore func(orig *Case, pod map[string]any)
+	// NotCalled: the webhook is never called for such a Pod where it is deployed (its
+	// objectSelector), so the expected answer is the Pod unchanged.
+	NotCalled bool
+}
+
+// Classes in the order their rewrites are applied.
+var Classes = []Class{
+	{
+		Name: "skip-label", Doc: "#deliberate-improvements", NotCalled: true,
+		Applies: func(c *Case, f WebhookFlags) bool {
+			labels := obj(obj(c.Pod, "metadata"), "labels")
+			_, ok := labels[f.AnnotationPrefix+"/skip-pod-identity-webhook"]
+			return ok
+		},
+	},
+	{
+		Name: "default-serviceaccount", Doc: "#deliberate-improvements",
+		Applies: func(c *Case, _ WebhookFlags) bool {
+			return str(obj(c.Pod, "spec"), "serviceAccountName") == ""
+		},
+		Rewrite: func(c *Case, _ WebhookFlags) {
+			ensure(c.Pod, "spec")["serviceAccountName"] = policySAName(c.Pod)
+		},
+		Restore: func(orig *Case, pod map[string]any) {
+			delete(obj(pod, "spec"), "serviceAccountName")
+		},
+	},
+	{
+		Name: "os-name-windows", Doc: "#deliberate-improvements",
+		Applies: func(c *Case, _ WebhookFlags) bool {
+			spec := obj(c.Pod, "spec")
+			selector := obj(spec, "nodeSelector")
+			return str(obj(spec, "os"), "name") == "windows" &&
+				str(selector, "kubernetes.io/os") != "windows" &&
+				str(selector, "beta.kubernetes.io/os") != "windows"
+		},
+		Rewrite: func(c *Case, _ WebhookFlags) {
+			ensure(ensure(c.Pod, "spec"), "nodeSelector")["kubernetes.io/os"] = "windows"
+		},
+		Restore: func(orig *Case, pod map[string]any) {
+			spec := obj(pod, "spec")
+			selector := obj(spec, "nodeSelector")
+			if value, ok := obj(obj(orig.Pod, "spec"), "nodeSelector")["kubernetes.io/os"]; ok {
+				selector["kubernetes.io/os"] = value
+			} else {
+				delete(selector, "kubernetes.io/os")
+				if len(selector) == 0 {
+					delete(spec, "nodeSelector")
+				}
+			}
+		},
+	},
+	{
+		Name: "trimmed-container-names", Doc: "#how-container-lists-are-read",
+		Applies: func(c *Case, f WebhookFlags) bool {
+			record, ok := containerList(c, f, "skip-containers")
+			if !ok {
+				return false
+			}
+			for _, name := range record {
+				if name != strings.Trim(name, " ") || name == "" {
+					return true
+				}
+			}
+			return false
+		},
+		Rewrite: func(c *Case, f WebhookFlags) {
+			record, _ := containerList(c, f, "skip-containers")
+			setAnnotation(c, f, "skip-containers", csvLine(trimmed(record)))
+		},
+		Restore: restoreAnnotation("skip-containers"),
+	},
+	{
+		Name: "include-containers", Doc: "#deliberate-improvements",
+		Applies: func(c *Case, f WebhookFlags) bool {
+			_, ok := containerList(c, f, "include-containers")
+			return ok
+		},
+		Rewrite: func(c *Case, f WebhookFlags) {
+			include, _ := containerList(c, f, "include-containers")
+			skip, _ := containerList(c, f, "skip-containers")
+			names := trimmed(skip)
+			included := map[string]bool{}
+			for _, name := range trimmed(include) {
+				included[name] = true
+			}
+			for _, kind := range []string{"initContainers", "containers"} {
+				for _, item := range list(obj(c.Pod, "spec"), kind) {
+					name := str(item.(map[string]any), "name")
+					if !included[name] {
+						names = append(names, name)
+					}
+				}
+			}
+			setAnnotation(c, f, "skip-containers", csvLine(names))
+		},
+		Restore: restoreAnnotation("skip-containers"),
+	},
+	{
+		Name: "serviceaccount-region", Doc: "#deliberate-improvements",
+		Applies: func(c *Case, f WebhookFlags) bool {
+			return policySARegion(c, f) != ""
+		},
+		Rewrite: func(c *Case, f WebhookFlags) {
+			c.Flags = append(c.Flags, "--aws-default-region="+policySARegion(c, f))
+		},
+	},
+	{
+		Name: "mappings-fill-absent-fields", Doc: "#deliberate-improvements",
+		Applies: func(c *Case, f WebhookFlags) bool {
+			applies := false
+			editConfigMap(c, f, func(_ string, entry map[string]any) {
+				applies = applies || !has(entry, "audience") || !has(entry, "useregionalsts")
+			})
+			return applies
+		},
+		Rewrite: func(c *Case, f WebhookFlags) {
+			c.ConfigMap = editConfigMap(c, f, func(_ string, entry map[string]any) {
+				if !has(entry, "audience") {
+					entry["Audience"] = f.TokenAudience
+				}
+				if !has(entry, "useregionalsts") {
+					entry["UseRegionalSTS"] = f.RegionalSTS
+				}
+			})
+		},
+	},
+	{
+		Name: "configmap-expiration-below-600", Doc: "#decisions-where-the-contract-was-silent",
+		Applies: func(c *Case, f WebhookFlags) bool {
+			applies := false
+			editConfigMap(c, f, func(_ string, entry map[string]any) {
+				seconds, _ := field(entry, "tokenexpiration").(float64)
+				applies = applies || (seconds != 0 && seconds < float64(pkg.MinTokenExpiration))
+			})
+			return applies
+		},
+		Rewrite: func(c *Case, f WebhookFlags) {
+			c.ConfigMap = editConfigMap(c, f, func(_ string, entry map[string]any) {
+				seconds, _ := field(entry, "tokenexpiration").(float64)
+				if seconds != 0 && seconds < float64(pkg.MinTokenExpiration) {
+					setField(entry, "tokenexpiration", "TokenExpiration", pkg.MinTokenExpiration)
+				}
+			})
+		},
+	},
+	{
+		Name: "container-credentials-unread-serviceaccount", Doc: "#deliberate-improvements",
+		Applies: func(c *Case, f WebhookFlags) bool {
+			return f.CCConfigPath != "" && !policyReadsSA(c) &&
+				identityListed(c, c.Namespace, policySAName(c.Pod))
+		},
+		Rewrite: func(c *Case, f WebhookFlags) {
+			// The webhook would then take regional STS and the lifetime from the exact entry,
+			// as the policy takes them from the exact mapping or else the settings.
+			key := c.Namespace + "/" + policySAName(c.Pod)
+			if !f.WatchConfigMap {
+				c.Flags = append(c.Flags, "--watch-config-map")
+				c.ConfigMap = "{}"
+				f.WatchConfigMap = true
+			}
+			entries := map[string]map[string]any{}
+			if json.Unmarshal([]byte(c.ConfigMap), &entries) != nil {
+				entries = map[string]map[string]any{}
+			}
+			entry := entries[key]
+			if entry == nil {
+				entry = map[string]any{}
+				entries[key] = entry
+			}
+			if !has(entry, "useregionalsts") {
+				entry["UseRegionalSTS"] = f.RegionalSTS
+			}
+			if seconds, _ := field(entry, "tokenexpiration").(float64); seconds == 0 {
+				setField(entry, "tokenexpiration", "TokenExpiration", pkg.ValidateMinTokenExpiration(f.TokenExpiration))
+			}
+			data, _ := json.Marshal(entries)
+			c.ConfigMap = string(data)
+		},
+	},
+}
+
+// PostClasses are differences in values the webhook draws at random or in the answer's form,
+// recognised on the two answers.
+var jitterClass = Class{Name: "pod-identity-jitter", Doc: "pod-identity.md#where-the-values-come-from"}
+var noopPatchClass = Class{Name: "no-op-patch", Doc: "#decisions-where-the-contract-was-silent"}
+
+func has(entry map[string]any, lower string) bool {
+	return field(entry, lower) != nil
+}
+
+// field is entry's value for the Go field whose lowercased name is lower: encoding/json matches
+// names case-insensitively.
+func field(entry map[string]any, lower string) any {
+	for name, value := range entry {
+		if strings.ToLower(name) == lower {
+			return value
+		}
+	}
+	return nil
+}
+
+func setField(entry map[string]any, lower, name string, value any) {
+	for key := range entry {
+		if strings.ToLower(key) == lower {
+			delete(entry, key)
+		}
+	}
+	entry[name] = value
+}
+
+// editConfigMap calls edit on every entry of the watched ConfigMap and returns it rewritten.
+func editConfigMap(c *Case, f WebhookFlags, edit func(key string, entry map[string]any)) string {
+	if !f.WatchConfigMap {
+		return c.ConfigMap
+	}
+	var entries map[string]map[string]any
+	if json.Unmarshal([]byte(c.ConfigMap), &entries) != nil {
+		return c.ConfigMap
+	}
+	for _, key := range sortedKeys(entries) {
+		if entries[key] == nil {
+			entries[key] = map[string]any{}
+		}
+		edit(key, entries[key])
+	}
+	data, _ := json.Marshal(entries)
+	return string(data)
+}
+
+// containerList is the first record of the annotation as the webhook reads it (encoding/csv), and
+// whether the annotation is present and parses.
+func containerList(c *Case, f WebhookFlags, name string) ([]string, bool) {
+	value, ok := obj(obj(c.Pod, "metadata"), "annotations")[f.AnnotationPrefix+"/"+name].(string)
+	if !ok {
+		return nil, false
+	}
+	record, err := csv.NewReader(strings.NewReader(value)).Read()
+	if err != nil && err.Error() != "EOF" {
+		return nil, false
+	}
+	return record, true
+}
+
+func trimmed(record []string) []string {
+	var out []string
+	for _, name := range record {
+		if name = strings.Trim(name, " "); name != "" {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+func csvLine(names []string) string {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	_ = w.Write(names)
+	w.Flush()
+	return strings.TrimSuffix(buf.String(), "\n")
+}
+
+func setAnnotation(c *Case, f WebhookFlags, name, value string) {
+	ensure(ensure(c.Pod, "metadata"), "annotations")[f.AnnotationPrefix+"/"+name] = value
+}
+
+func restoreAnnotation(name string) func(orig *Case, pod map[string]any) {
+	return func(orig *Case, pod map[string]any) {
+		f, _ := ParseWebhookFlags(orig.Flags)
+		key := f.AnnotationPrefix + "/" + name
+		annotations := obj(obj(pod, "metadata"), "annotations")
+		if value, ok := obj(obj(orig.Pod, "metadata"), "annotations")[key]; ok {
+			annotations[key] = value
+		} else {
+			delete(annotations, key)
+		}
+	}
+}
+
+// policyReadsSA: the session answers the policy's read with the case's ServiceAccount.
+func policyReadsSA(c *Case) bool {
+	sa := c.ServiceAccount
+	return sa != nil && sa.Name == policySAName(c.Pod) && sa.Namespace == c.Namespace
+}
+
+func policySARegion(c *Case, f WebhookFlags) string {
+	if !policyReadsSA(c) {
+		return ""
+	}
+	return c.ServiceAccount.Annotations[f.AnnotationPrefix+"/region"]
+}
+
+func identityListed(c *Case, namespace, name string) bool {
+	var file struct {
+		Identities []struct {
+			Namespace      string `json:"namespace"`
+			ServiceAccount string `json:"serviceAccount"`
+		} `json:"identities"`
+	}
+	if json.Unmarshal(c.Identities, &file) != nil {
+		return false
+	}
+	for _, id := range file.Identities {
+		if id.Namespace == namespace && id.ServiceAccount == name {
+			return true
+		}
+	}
+	return false
+}
