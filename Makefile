@@ -7,6 +7,7 @@
 #   make bench        our policy vs the floor and typed modules, warm and fresh, three Pods
 #   make fuzz         both fuzz targets for FUZZ_SECONDS each (default 300)
 #   make irsa-oidc    the self-hosted issuer tool (docs/self-hosted.md)
+#   make webhook-migrate  the converter from a running EKS webhook (docs/migration.md)
 CARGO ?= cargo
 # Build outputs live where cargo puts them: honour CARGO_TARGET_DIR.
 TARGET_DIR := $(abspath $(or $(CARGO_TARGET_DIR),target))
@@ -198,6 +199,12 @@ fuzz:
 irsa-oidc:
 	$(CARGO) build --locked --release -p irsa-oidc
 	@echo "irsa-oidc: $(TARGET_DIR)/release/irsa-oidc"
+
+# The converter from the EKS webhook (docs/migration.md). Phony: webhook-migrate/ is also a folder.
+.PHONY: webhook-migrate
+webhook-migrate:
+	$(CARGO) build --locked --release -p webhook-migrate
+	@echo "webhook-migrate: $(TARGET_DIR)/release/webhook-migrate"
 
 clean:
 	$(CARGO) clean
