@@ -512,3 +512,16 @@ fn settings_only_prints_one_line_of_json() {
         std::fs::read_to_string(testdata("expected/pod-identity.settings.json")).unwrap()
     );
 }
+
+#[test]
+fn docs_migration_shows_the_kops_conversion_as_it_is() {
+    let page =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/migration.md"))
+            .unwrap();
+    let expected = std::fs::read_to_string(testdata("expected/kops.yaml")).unwrap();
+    let policy = expected.split("---\n").next().unwrap();
+    assert!(
+        page.contains(&format!("```yaml\n{policy}```\n")),
+        "docs/migration.md's kOps block differs from testdata/expected/kops.yaml's policy: copy it"
+    );
+}
