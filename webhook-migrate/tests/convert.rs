@@ -525,3 +525,69 @@ fn docs_migration_shows_the_kops_conversion_as_it_is() {
         "docs/migration.md's kOps block differs from testdata/expected/kops.yaml's policy: copy it"
     );
 }
+
+#[test]
+fn what_the_webhook_would_not_read_is_listed_as_ignored() {
+    let other_namespace = config_map(r#"{"a/b": {"RoleARN": "r"}}"#);
+    let cases: [(Inputs, &[&str]); 3] = [
+        (
+            Inputs {
+                manifests: vec![other_namespace.clone()],
+                args: args(&["--watch-config-map", "--namespace=kube-system"]),
+                ..Inputs::default()
+            },
+            &[
+                "--namespace=kube-system",
+                "cm.yaml: ConfigMap eks/pod-identity-webhook (ignored)",
+                "--watch-config-map",
+            ],
+        ),
+        (
+            Inputs {
+                manifests: vec![other_namespace],
+                identities: Some(("i.json".to_owned(), "{}".to_owned())),
+                args: args(&["--container-credentials-audience=x"]),
+                ..Inputs::default()
+            },
+            &[
+                "cm.yaml: ConfigMap eks/pod-identity-webhook (ignored)",
+                "--container-credentials-audience=x",
+                "i.json (ignored)",
+            ],
+        ),
+        (
+            Inputs {
+                identities: Some((
+                    "i.json".to_owned(),
+                    r#"{"Identities": [{"NAMESPACE": "a", "serviceaccount": "b", "x": 1}, null], "y": 2}"#.to_owned(),
+                )),
+                args: args(&["--watch-container-credentials-config=/f"]),
+                ..Inputs::default()
+            },
+            &[
+                "--watch-container-credentials-config",
+                "i.json: Identities[0].x",
+                "i.json: y",
+                "i.json: identities[1]",
+            ],
+        ),
+    ];
+    for (inputs, expected) in cases {
+        let conversion = convert(&inputs).unwrap();
+        let subjects: Vec<&str> = conversion
+            .notes
+            .iter()
+            .map(|n| n.subject.as_str())
+            .filter(|s| *s != "no MutatingWebhookConfiguration given")
+            .collect();
+        assert_eq!(subjects, expected);
+    }
+}
+
+#[test]
+fn an_args_file_is_a_yaml_list_or_one_flag_a_line() {
+    let list = webhook_migrate::manifests::args_file("f", "- --port=1\n- '--v=2'\n").unwrap();
+    let lines = webhook_migrate::manifests::args_file("f", "--port=1\r\n\n  --v=2\n").unwrap();
+    assert_eq!(list, ["--port=1", "--v=2"]);
+    assert_eq!(lines, list);
+}
