@@ -1,9 +1,10 @@
 # aws-pod-identity-policy — the targets Kubewarden policy users expect.
 #   make run          build and evaluate the example Pod (examples/), readable output
-#   make test         fmt, lint, unit + golden tests, e2e suite, cluster suite (what CI runs)
+#   make test         fmt, lint, unit + golden tests, e2e suite, webhook oracle, cluster suite (what CI runs)
 #   make e2e-tests    the bats suite, with the real kwctl when it is on PATH, else policy-host
 #   make cluster-test the real-cluster suite: etcd + kube-apiserver + policy-server, faults included
 #   make sdk-test     the credential-chain suite: real AWS SDKs on what the policy injects (root)
+#   make webhook-oracle  the EKS webhook's own code as the oracle: random cases and its fixtures
 #   make bench        our policy vs the floor and typed modules, warm and fresh, three Pods
 #   make fuzz         both fuzz targets for FUZZ_SECONDS each (default 300)
 #   make irsa-oidc    the self-hosted issuer tool (docs/self-hosted.md)
@@ -35,7 +36,7 @@ MISSING_CLUSTER_TOOLS := $(strip $(foreach tool,$(CLUSTER_TOOLS),$(if $(shell co
 WASM_TARGET = @if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx wasm32-wasip1; then \
 	  echo "adding the wasm32-wasip1 target with rustup..."; rustup target add wasm32-wasip1 || exit 1; fi
 
-.PHONY: all host bench-host bench-reader fmt lint unit-tests test test-tools e2e-tests cluster-test cluster-test-if-tools sdk-test sdk-test-if-root sdk-tools run bench fuzz irsa-oidc artifacthub clean
+.PHONY: all host webhook-oracle bench-host bench-reader fmt lint unit-tests test test-tools e2e-tests cluster-test cluster-test-if-tools sdk-test sdk-test-if-root sdk-tools run bench fuzz irsa-oidc artifacthub clean
 
 all: policy.wasm
 
@@ -140,7 +141,24 @@ sdk-test: sdk-tools $(E2E_POLICY) $(if $(findstring $(HOST),$(KWCTL)),host)
 sdk-test-if-root:
 	@if [ "$$(id -u)" = 0 ]; then $(MAKE) sdk-test; else echo "credential-chain suite skipped: it needs root (sudo make sdk-test)"; fi
 
-test: test-tools fmt lint unit-tests e2e-tests sdk-test-if-root cluster-test-if-tools
+# The EKS webhook's own code as the oracle (CONTRIBUTING.md: The webhook as oracle): REFDIFF_N
+# random cases from REFDIFF_SEED, and the webhook's fixtures, through the policy and through the
+# webhook's handler; a difference no documented class explains fails and is written to
+# $(ORACLE_FAILURES) as a case that `$(ORACLE) -replay FILE …` runs alone.
+REFDIFF_N ?= 500
+REFDIFF_SEED ?= 29
+ORACLE_DIR := e2e-tests/webhook-oracle
+ORACLE := $(TARGET_DIR)/webhook-oracle
+ORACLE_FAILURES := $(TARGET_DIR)/webhook-oracle-failures
+webhook-oracle: $(E2E_POLICY) $(if $(findstring $(HOST),$(KWCTL)),host)
+	@command -v go >/dev/null || { echo "the webhook oracle needs Go (https://go.dev/dl/)"; exit 1; }
+	cd $(ORACLE_DIR) && go build -mod=readonly -buildvcs=false -o $(ORACLE) . && go vet . && go test . && { ! gofmt -l . | grep .; }
+	rm -rf $(ORACLE_FAILURES)
+	$(ORACLE) -engine $(KWCTL) -policy $(CURDIR)/$(E2E_POLICY) $(if $(findstring $(HOST),$(KWCTL)),-batch) \
+	  -n $(REFDIFF_N) -seed $(REFDIFF_SEED) -failures $(ORACLE_FAILURES) \
+	  -webhook-dir "$$(cd $(ORACLE_DIR) && go list -m -f '{{.Dir}}' github.com/aws/amazon-eks-pod-identity-webhook)"
+
+test: test-tools fmt lint unit-tests e2e-tests webhook-oracle sdk-test-if-root cluster-test-if-tools
 
 # With kwctl (seconds): its AdmissionResponse, the patch decoded. Without it,
 # policy-host is built (minutes, once) and explains the patch itself.
