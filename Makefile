@@ -102,16 +102,22 @@ else
 	@echo "cluster suite skipped: $(MISSING_CLUSTER_TOOLS) not on PATH (CONTRIBUTING.md: Testing says where to get them)"
 endif
 
-# The credential-chain suite (docs/sdks.md): boto3, the AWS CLI v1, the AWS SDK for
-# JavaScript v3 and the AWS SDK for Rust, each pinned, installed under $(SDK_DIR).
+# The credential-chain suite (docs/sdks.md): boto3, the AWS CLI v1, the AWS SDKs for
+# JavaScript v3, Rust, Go v2, Go v1, Java v2 and Java v1, each pinned, installed or built
+# under $(SDK_DIR).
 SDK_DIR := $(TARGET_DIR)/sdk
 SDK_VENV := $(SDK_DIR)/venv
 SDK_RUST := e2e-tests/sdk/rust
 SDK_JS := e2e-tests/sdk/js
+SDK_GO := e2e-tests/sdk/go
+SDK_JAVA := e2e-tests/sdk/java
 SDK_PROBE := $(TARGET_DIR)/debug/sdk-probe-rust
+SDK_GO_PROBES := $(SDK_DIR)/go-probe-v2 $(SDK_DIR)/go-probe-v1
+SDK_JAVA_BUILT := $(SDK_DIR)/java/built
 SDK_SUITE = $(SDK_VENV)/bin/python $(CURDIR)/e2e-tests/sdk/python/suite.py \
 	--irsa-oidc $(IRSA_OIDC) --python $(SDK_VENV)/bin/python --aws $(SDK_VENV)/bin/aws \
-	--node $(shell command -v node) --js-probe $(CURDIR)/$(SDK_JS)/probe.mjs --rust-probe $(SDK_PROBE)
+	--node $(shell command -v node) --js-probe $(CURDIR)/$(SDK_JS)/probe.mjs --rust-probe $(SDK_PROBE) \
+	--go-probes $(SDK_DIR) --java $(shell command -v java) --java-probes $(SDK_DIR)/java
 
 $(SDK_VENV)/installed: e2e-tests/sdk/python/requirements.txt
 	@echo "installing boto3, the AWS CLI v1, PyJWT and jsonpatch (pinned) into $(SDK_VENV)..."
@@ -128,7 +134,27 @@ $(SDK_PROBE): $(SDK_RUST)/Cargo.toml $(SDK_RUST)/Cargo.lock $(SDK_RUST)/src/main
 	$(CARGO) build --locked --manifest-path $(SDK_RUST)/Cargo.toml --target-dir $(TARGET_DIR)
 	$(CARGO) clippy --locked --manifest-path $(SDK_RUST)/Cargo.toml --target-dir $(TARGET_DIR) -- -D warnings
 
-sdk-tools: $(SDK_VENV)/installed $(SDK_JS)/node_modules/.package-lock.json $(SDK_PROBE)
+# The Go probes: one module, go.sum pinned, the machine's module and build caches.
+$(SDK_DIR)/go-probe-%: $(SDK_GO)/go.mod $(SDK_GO)/go.sum $(SDK_GO)/%/main.go
+	@command -v go >/dev/null || { echo "the Go SDK probes need Go on PATH (CONTRIBUTING.md: Testing)"; exit 1; }
+	@echo "building the AWS SDK for Go $* probe..."
+	cd $(SDK_GO) && go build -mod=readonly -buildvcs=false -trimpath -o $@ ./$*
+
+# The Java probes: Maven resolves each classpath from Maven Central into ~/.m2 (Java v2 with
+# and without the sts module, Java v1); javac compiles the probes; the suite runs `java -cp`.
+SDK_MVN = mvn -q -B -Dstyle.color=never dependency:build-classpath
+$(SDK_JAVA_BUILT): $(SDK_JAVA)/v2/pom.xml $(SDK_JAVA)/v1/pom.xml $(wildcard $(SDK_JAVA)/v2/*.java $(SDK_JAVA)/v1/*.java)
+	@for tool in mvn javac java keytool; do command -v $$tool >/dev/null || { echo "the Java SDK probes need $$tool on PATH (a JDK 17 and Maven; CONTRIBUTING.md: Testing)"; exit 1; }; done
+	@echo "resolving the AWS SDKs for Java v2 and v1 with Maven and compiling their probes..."
+	mkdir -p $(SDK_DIR)/java
+	$(SDK_MVN) -f $(SDK_JAVA)/v2/pom.xml -Dmdep.outputFile=$(SDK_DIR)/java/v2.classpath
+	$(SDK_MVN) -f $(SDK_JAVA)/v2/pom.xml -DexcludeArtifactIds=sts -Dmdep.outputFile=$(SDK_DIR)/java/v2-no-sts.classpath
+	$(SDK_MVN) -f $(SDK_JAVA)/v1/pom.xml -Dmdep.outputFile=$(SDK_DIR)/java/v1.classpath
+	javac --release 17 -d $(SDK_DIR)/java/v2 -cp "$$(cat $(SDK_DIR)/java/v2.classpath)" $(SDK_JAVA)/v2/*.java
+	javac --release 17 -d $(SDK_DIR)/java/v1 -cp "$$(cat $(SDK_DIR)/java/v1.classpath)" $(SDK_JAVA)/v1/*.java
+	touch $@
+
+sdk-tools: $(SDK_VENV)/installed $(SDK_JS)/node_modules/.package-lock.json $(SDK_PROBE) $(SDK_GO_PROBES) $(SDK_JAVA_BUILT)
 	$(CARGO) build --locked -p irsa-oidc
 
 # SDK_ONLY=text runs the cases whose name holds it; SDK_WRITE_DOCS=1 rewrites docs/sdks.md's table.

@@ -35,8 +35,16 @@ ASSOCIATIONS = {("team-a", "agent"): role("pod-identity-app")}
 USER_KEY = ("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
 USER_ARN = f"arn:aws:iam::{ACCOUNT}:user/ci-deployer"
 
-SDKS = ("boto3", "aws-cli", "js", "rust")
-SDK_TITLES = {"boto3": "boto3", "aws-cli": "AWS CLI v1", "js": "JavaScript v3", "rust": "Rust"}
+SDKS = ("boto3", "aws-cli", "js", "rust", "go-v2", "go-v1", "java-v2", "java-v1")
+SDK_TITLES = {"boto3": "boto3", "aws-cli": "AWS CLI v1", "js": "JavaScript v3", "rust": "Rust",
+              "go-v2": "Go v2", "go-v1": "Go v1", "java-v2": "Java v2", "java-v1": "Java v1"}
+# Probes that stand for an SDK in a build that differs from the column's (docs/sdks.md shows
+# them in that column): Java v2 without the `sts` module on the classpath.
+VARIANTS = {"java-v2-no-sts": "java-v2"}
+# The node's instance profile role, as GetCallerIdentity names the credentials the instance
+# metadata service hands out (the EC2 user guide's "IAM roles for Amazon EC2").
+NODE_INSTANCE = "i-0a1b2c3d4e5f60718"
+NODE_ARN = f"arn:aws:sts::{ACCOUNT}:assumed-role/node/{NODE_INSTANCE}"
 # The session name each SDK makes up when AWS_ROLE_SESSION_NAME is not set (botocore
 # `_generate_assume_role_name`, credential-provider-web-identity `fromWebToken`, aws-config `sts::util`).
 DEFAULT_SESSION = {
@@ -44,30 +52,44 @@ DEFAULT_SESSION = {
     "aws-cli": r"botocore-session-\d{10}",
     "js": r"aws-sdk-js-session-\d{13}",
     "rust": r"web-identity-token-\d{13}",
+    # Go: the decimal UnixNano (stscreds web_identity_provider.go); Java: aws-sdk-java-<epoch ms>
+    # (WebIdentityTokenFileCredentialsProvider, STSAssumeRoleWithWebIdentitySessionCredentialsProvider).
+    "go-v2": r"\d{19}",
+    "go-v1": r"\d{19}",
+    "java-v2": r"aws-sdk-java-\d{13}",
+    "java-v2-no-sts": r"aws-sdk-java-\d{13}",
+    "java-v1": r"aws-sdk-java-\d{13}",
 }
-
-
-@dataclass(frozen=True)
-class Ok:
-    """The SDK printed an identity. `host`: the STS host every call went to. `session`: the exact
-    session name (None: the SDK's default). `via`: `sts` (web identity), `agent` (Pod Identity,
-    at `agent` host) or `static` (keys in the env: no AssumeRoleWithWebIdentity at all)."""
-
-    host: str
-    session: str | None = None
-    via: str = "sts"
-    agent: str = AGENT_V4
 
 
 @dataclass(frozen=True)
 class Fails:
     """The SDK failed with a message containing `message`; `code`: what STS answered at `host`
-    (None: STS was never called). `agent`: the SDK had fetched credentials from the agent there."""
+    (None: STS was never called). `agent`: the SDK had fetched credentials from the agent there.
+    `imds`: what it read from the instance metadata service ("region", "credentials")."""
 
     message: str
     code: str | None = None
     host: str | None = None
     agent: str | None = None
+    imds: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Ok:
+    """The SDK printed an identity. `host`: the STS host GetCallerIdentity went to (and web
+    identity, when it is `via` sts). `session`: the exact session name (None: the SDK's default).
+    `via`: `sts` (web identity), `agent` (Pod Identity, at `agent` host), `static` (keys in the
+    env: no AssumeRoleWithWebIdentity at all) or `imds` (the node's role, from the instance
+    metadata service). `imds`: what else it read there ("region"). `after`: what failed first,
+    before the SDK's chain went on to the next provider (Java's chains do)."""
+
+    host: str
+    session: str | None = None
+    via: str = "sts"
+    agent: str = AGENT_V4
+    imds: tuple[str, ...] = ()
+    after: Fails | None = None
 
 
 def every(outcome) -> dict:
@@ -91,6 +113,9 @@ class Case:
     world: str | None = None
     # A rejection message: the policy refuses the Pod, no SDK runs.
     rejected: str | None = None
+    # Every case runs with the node's instance metadata service reachable; these SDKs' outcomes
+    # when it is not (hop limit 1, or blocked), run too and shown as their own row.
+    imds_off: dict | None = None
 
 
 def container(name: str, env: dict | None = None, **extra) -> dict:
@@ -112,12 +137,46 @@ def pod(name: str, sa: str = "app", namespace: str = "team-a", containers=None, 
 
 
 REGIONAL_SETTINGS = {"awsDefaultRegion": REGION, "stsRegionalEndpoints": True}
+# No region in the env: the JavaScript, Rust and Java SDKs take the node's from its instance metadata.
 NO_REGION = {
     "boto3": Ok(GLOBAL),
     "aws-cli": Ok(GLOBAL),
+    "js": Ok(REGIONAL, imds=("region",)),
+    "rust": Ok(REGIONAL, imds=("region",)),
+    "go-v2": Fails("Missing Region"),
+    "go-v1": Ok(GLOBAL),
+    "java-v2": Ok(REGIONAL, imds=("region",)),
+    "java-v1": Ok(GLOBAL, imds=("region",)),
+}
+JAVA_NO_REGION = "Unable to load region from any of the providers in the chain"
+JAVA_V1_NO_REGION = "Unable to find a region via the region provider chain"
+NO_REGION_IMDS_OFF = {
     "js": Fails("Region is missing"),
     "rust": Fails("Missing Region"),
+    "java-v2": Fails(JAVA_NO_REGION),
+    "java-v1": Fails(JAVA_V1_NO_REGION),
 }
+# Java's chains go on to the next provider after any error: with nothing else in the env, to
+# the instance metadata service, the node's role (and without it, a chain error).
+JAVA_NO_CREDENTIALS = "Unable to load credentials from any of the providers in the chain"
+JAVA_V1_NO_CREDENTIALS = "Unable to load AWS credentials from any provider in the chain"
+# Java v1 takes [fd00:ec2::23] only with AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6 (and the
+# message says "withing").
+JAVA_V1_IPV6 = ("The full URI (http://[fd00:ec2::23]/v1/credentials) contained withing environment variable "
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI has an invalid host")
+
+
+def refused(message: str, code: str, host: str = REGIONAL) -> dict:
+    """STS refuses web identity: every SDK fails with STS's message but Java's, which go on to
+    the node's role (with the instance metadata service on) or fail with their chain's error."""
+    fails = Fails(message, code, host)
+    return {**{sdk: fails for sdk in SDKS},
+            "java-v2": Ok(host, via="imds", after=fails), "java-v1": Ok(host, via="imds", after=fails)}
+
+
+def refused_imds_off(code: str, host: str = REGIONAL) -> dict:
+    return {"java-v2": Fails(JAVA_NO_CREDENTIALS, code, host), "java-v1": Fails(JAVA_V1_NO_CREDENTIALS, code, host)}
+
 LONG_NAME = "reports-" + "x" * 56  # 64 characters: the longest session name STS takes
 TOO_LONG = LONG_NAME + "y"  # 65
 STATIC_KEYS = {"AWS_ACCESS_KEY_ID": USER_KEY[0], "AWS_SECRET_ACCESS_KEY": USER_KEY[1]}
@@ -131,12 +190,14 @@ def session_warning(name: str) -> str:
 
 
 CASES = [
-    Case("the README's example (default settings: no region)", {}, "README", NO_REGION),
-    Case("default settings: no region", {}, pod("app"), NO_REGION),
+    Case("the README's example (default settings: no region)", {}, "README", NO_REGION,
+         imds_off=NO_REGION_IMDS_OFF),
+    Case("default settings: no region", {}, pod("app"), NO_REGION, imds_off=NO_REGION_IMDS_OFF),
     Case("awsDefaultRegion + regional STS", REGIONAL_SETTINGS, pod("app"), every(Ok(REGIONAL))),
     Case("the container sets only AWS_REGION", {},
          pod("app", containers=[container("app", {"AWS_REGION": REGION})]),
-         {"boto3": Ok(GLOBAL), "aws-cli": Ok(GLOBAL), "js": Ok(REGIONAL), "rust": Ok(REGIONAL)}),
+         {"boto3": Ok(GLOBAL), "aws-cli": Ok(GLOBAL), "js": Ok(REGIONAL), "rust": Ok(REGIONAL),
+          "go-v2": Ok(REGIONAL), "go-v1": Ok(GLOBAL), "java-v2": Ok(REGIONAL), "java-v1": Ok(GLOBAL)}),
     Case("roleSessionName: podName", {**REGIONAL_SETTINGS, "roleSessionName": "podName"},
          pod("app"), every(Ok(REGIONAL, session="app"))),
     Case("roleSessionName: podName, a 64-character name", {**REGIONAL_SETTINGS, "roleSessionName": "podName"},
@@ -166,7 +227,12 @@ CASES = [
          {"containerCredentials": {"identities": [{"namespace": "team-a", "serviceAccount": "agent"}]}},
          pod("agent", sa="agent"),
          {"boto3": Ok(GLOBAL, via="agent"), "aws-cli": Ok(GLOBAL, via="agent"),
-          "js": Fails("Region is missing"), "rust": Fails("Missing Region", agent=AGENT_V4)}, sa_annotations={}),
+          "js": Ok(REGIONAL, via="agent", imds=("region",)), "rust": Ok(REGIONAL, via="agent", imds=("region",)),
+          "go-v2": Fails("Missing Region", agent=AGENT_V4), "go-v1": Ok(GLOBAL, via="agent"),
+          "java-v2": Ok(REGIONAL, via="agent", imds=("region",)), "java-v1": Ok(GLOBAL, via="agent", imds=("region",))},
+         sa_annotations={},
+         imds_off={"js": Fails("Region is missing"), "rust": Fails("Missing Region", agent=AGENT_V4),
+                   "java-v2": Fails(JAVA_NO_REGION), "java-v1": Fails(JAVA_V1_NO_REGION)}),
     Case("container credentials (IPv4 agent)",
          {**REGIONAL_SETTINGS, "containerCredentials": {"identities": [{"namespace": "team-a", "serviceAccount": "agent"}]}},
          pod("agent", sa="agent"), every(Ok(REGIONAL, via="agent")), sa_annotations={}),
@@ -174,31 +240,33 @@ CASES = [
          {**REGIONAL_SETTINGS, "containerCredentials": {
              "fullUri": "http://[fd00:ec2::23]/v1/credentials",
              "identities": [{"namespace": "team-a", "serviceAccount": "agent"}]}},
-         pod("agent", sa="agent"), every(Ok(REGIONAL, via="agent", agent=AGENT_V6)), sa_annotations={}),
+         pod("agent", sa="agent"),
+         {**every(Ok(REGIONAL, via="agent", agent=AGENT_V6)), "java-v1": Fails(JAVA_V1_IPV6)},
+         sa_annotations={}),
     Case("an init container and a native sidecar", REGIONAL_SETTINGS,
          pod("app", init=[container("migrate"), container("proxy", restartPolicy="Always")]),
          every(Ok(REGIONAL))),
     Case("the trust policy names another ServiceAccount", REGIONAL_SETTINGS, pod("app"),
-         {sdk: Fails("Not authorized to perform sts:AssumeRoleWithWebIdentity", "AccessDenied", REGIONAL)
-          for sdk in SDKS},
-         sa_annotations={"eks.amazonaws.com/role-arn": role("team-b-reader")}),
+         refused("Not authorized to perform sts:AssumeRoleWithWebIdentity", "AccessDenied"),
+         sa_annotations={"eks.amazonaws.com/role-arn": role("team-b-reader")},
+         imds_off=refused_imds_off("AccessDenied")),
     Case("the token's audience is not the provider's client ID", REGIONAL_SETTINGS, pod("app"),
-         {sdk: Fails("Incorrect token audience", "InvalidIdentityToken", REGIONAL) for sdk in SDKS},
-         sa_annotations={"eks.amazonaws.com/role-arn": role("app-reader"), "eks.amazonaws.com/audience": "my-app"}),
+         refused("Incorrect token audience", "InvalidIdentityToken"),
+         sa_annotations={"eks.amazonaws.com/role-arn": role("app-reader"), "eks.amazonaws.com/audience": "my-app"},
+         imds_off=refused_imds_off("InvalidIdentityToken")),
     Case("no IAM OIDC provider for the issuer", REGIONAL_SETTINGS, pod("app"),
-         {sdk: Fails(f"No OpenIDConnect provider found in your account for {ISSUER}", "InvalidIdentityToken",
-                     REGIONAL) for sdk in SDKS},
-         world="no-provider"),
+         refused(f"No OpenIDConnect provider found in your account for {ISSUER}", "InvalidIdentityToken"),
+         world="no-provider", imds_off=refused_imds_off("InvalidIdentityToken")),
     Case("the published JWKS lacks the signing key", REGIONAL_SETTINGS, pod("app"),
-         {sdk: Fails("Couldn't retrieve verification key from your identity provider", "InvalidIdentityToken",
-                     REGIONAL) for sdk in SDKS},
-         world="other-jwks"),
+         refused("Couldn't retrieve verification key from your identity provider", "InvalidIdentityToken"),
+         world="other-jwks", imds_off=refused_imds_off("InvalidIdentityToken")),
     Case("an expired token", REGIONAL_SETTINGS, pod("app"),
-         {sdk: Fails("Token expired: current date/time", "ExpiredTokenException", REGIONAL) for sdk in SDKS},
-         world="expired"),
+         refused("Token expired: current date/time", "ExpiredTokenException"),
+         world="expired", imds_off=refused_imds_off("ExpiredTokenException")),
     Case("the container sets a session name STS refuses", REGIONAL_SETTINGS,
          pod("app", containers=[container("app", {"AWS_ROLE_SESSION_NAME": "nightly report"})]),
-         {sdk: Fails("at 'roleSessionName' failed to satisfy constraint", "ValidationError", REGIONAL) for sdk in SDKS},
+         refused("at 'roleSessionName' failed to satisfy constraint", "ValidationError"),
+         imds_off=refused_imds_off("ValidationError"),
          warnings=['container app sets AWS_ROLE_SESSION_NAME to "nightly report", which STS refuses as a role '
                    "session name (2 to 64 characters of letters, digits and _+=,.@-)"]),
     Case("static keys in the container's env", REGIONAL_SETTINGS,
@@ -207,4 +275,36 @@ CASES = [
     Case("static keys in the container's env, onConflict: reject", {**REGIONAL_SETTINGS, "onConflict": "reject"},
          pod("app", containers=[container("app", STATIC_KEYS)]), {},
          rejected=STATIC_WARNING),
+    # Go and Java (issue 28): the STS host without the regional flag, the flag without a region.
+    Case("awsDefaultRegion, regional STS off", {"awsDefaultRegion": REGION}, pod("app"),
+         {**every(Ok(REGIONAL)), "go-v1": Ok(GLOBAL), "java-v1": Ok(GLOBAL)}),
+    Case("regional STS without a region", {"stsRegionalEndpoints": True}, pod("app"),
+         {**NO_REGION, "java-v1": Ok(REGIONAL, imds=("region",))}, imds_off=NO_REGION_IMDS_OFF),
+    # An application built without the sts module (AWS's guide says web identity needs it).
+    Case("Java v2 without the sts module", REGIONAL_SETTINGS, pod("app"),
+         {"java-v2-no-sts": Ok(REGIONAL, via="imds")},
+         imds_off={"java-v2-no-sts": Fails(JAVA_NO_CREDENTIALS)}),
+    Case("Java v2 without the sts module, container credentials",
+         {**REGIONAL_SETTINGS, "containerCredentials": {"identities": [{"namespace": "team-a", "serviceAccount": "agent"}]}},
+         pod("agent", sa="agent"), {"java-v2-no-sts": Ok(REGIONAL, via="agent")}, sa_annotations={}),
+    # What Java v1 needs for the IPv6 agent, and what AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6
+    # costs the others: their instance metadata client moves to [fd00:ec2::254].
+    Case("container credentials (IPv6 agent, ipv6EndpointMode)",
+         {**REGIONAL_SETTINGS, "containerCredentials": {
+             "fullUri": "http://[fd00:ec2::23]/v1/credentials", "ipv6EndpointMode": True,
+             "identities": [{"namespace": "team-a", "serviceAccount": "agent"}]}},
+         pod("agent", sa="agent"), every(Ok(REGIONAL, via="agent", agent=AGENT_V6)), sa_annotations={}),
+    Case("container credentials (IPv6 agent, ipv6EndpointMode, no region)",
+         {"containerCredentials": {
+             "fullUri": "http://[fd00:ec2::23]/v1/credentials", "ipv6EndpointMode": True,
+             "identities": [{"namespace": "team-a", "serviceAccount": "agent"}]}},
+         pod("agent", sa="agent"),
+         {"boto3": Ok(GLOBAL, via="agent", agent=AGENT_V6), "aws-cli": Ok(GLOBAL, via="agent", agent=AGENT_V6),
+          "js": Ok(REGIONAL, via="agent", agent=AGENT_V6, imds=("region over IPv6",)),
+          "rust": Ok(REGIONAL, via="agent", agent=AGENT_V6, imds=("region over IPv6",)),
+          "go-v2": Fails("Missing Region", agent=AGENT_V6), "go-v1": Ok(GLOBAL, via="agent", agent=AGENT_V6),
+          "java-v2": Ok(REGIONAL, via="agent", agent=AGENT_V6, imds=("region over IPv6",)),
+          # Java v1's region lookup does not follow the variable: it asks at 169.254.169.254.
+          "java-v1": Ok(GLOBAL, via="agent", agent=AGENT_V6, imds=("region",))},
+         sa_annotations={}),
 ]

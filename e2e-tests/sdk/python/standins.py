@@ -1,5 +1,6 @@
-"""Stand-ins for what cannot run here: AWS STS, the issuer's public HTTPS host
-and the EKS Pod Identity agent (with EKS Auth behind it). Each is reached under
+"""Stand-ins for what cannot run here: AWS STS, the issuer's public HTTPS host,
+the EKS Pod Identity agent (with EKS Auth behind it) and the node's EC2
+instance metadata service (IMDSv2). Each is reached under
 the real host names and addresses inside the suite's private network
 namespace, and records what it saw so that a case can assert it. Each behaves
 as AWS documents it:
@@ -12,7 +13,15 @@ as AWS documents it:
   knowledge center and users' reports quote;
 * the agent: aws/eks-pod-identity-agent v0.1.37 (`Host` check, the raw
   `Authorization` token, its JSON answer and its error texts) and EKS Auth's
-  AssumeRoleForPodIdentity model in botocore.
+  AssumeRoleForPodIdentity model in botocore;
+* the instance metadata service: the EC2 user guide's "Use the Instance
+  Metadata Service to access instance metadata" (IMDSv2: `PUT
+  /latest/api/token` with `X-aws-ec2-metadata-token-ttl-seconds` of 1 to
+  21600, then `X-aws-ec2-metadata-token` on every `GET`; 401 without a valid
+  token, as on a node that requires IMDSv2, the EKS AL2023 nodes' default),
+  "Retrieve security credentials from instance metadata" (the role's name
+  under `iam/security-credentials/`, then its JSON) and "Instance identity
+  documents".
 
 Token checks use PyJWT; request signatures are recomputed with botocore's own
 SigV4 signer. Nothing here hand-writes crypto."""
@@ -28,6 +37,7 @@ import re
 import secrets
 import ssl
 import threading
+import time
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
@@ -43,6 +53,7 @@ STS_XMLNS = "https://sts.amazonaws.com/doc/2011-06-15/"
 SESSION_NAME_PATTERN = re.compile(r"[\w+=,.@-]*", re.ASCII)
 CLOCK_SKEW = 300
 AGENT_HOSTS = ("169.254.170.23", "fd00:ec2::23")
+IMDS_HOSTS = ("169.254.169.254", "fd00:ec2::254")
 POD_IDENTITY_AUDIENCE = "pods.eks.amazonaws.com"
 
 
@@ -64,6 +75,10 @@ class World:
     cluster_jwks: dict = field(default_factory=dict)
     # What the issuers' hosts serve: host -> {path: bytes}.
     published: dict[str, dict[str, bytes]] = field(default_factory=dict)
+    # The node the Pods run on: its instance profile's role and its region (instance metadata).
+    node_role: str = "node"
+    node_instance: str = "i-0a1b2c3d4e5f60718"
+    node_region: str = "eu-west-1"
 
 
 class AwsError(Exception):
@@ -288,14 +303,21 @@ class Sts:
                 f"</ResponseMetadata></GetCallerIdentityResponse>")
 
 
+class _Verifier(SigV4Auth):
+    """botocore's SigV4 signer, signing exactly the headers the client listed in SignedHeaders:
+    botocore leaves User-Agent and Expect out of its own requests, the Java SDK v1 signs them."""
+
+    def headers_to_sign(self, request):
+        return request.headers
+
+
 def _sigv4(headers, signed: str, host: str, body: bytes, credentials, region: str) -> str:
     """The signature botocore's SigV4 signer computes for the request's signed headers."""
     names = signed.split(";")
     request = AWSRequest(method="POST", url=f"https://{host}/", data=body,
-                         headers={name: headers.get(name, "") for name in names if name != "host"})
+                         headers={name: headers.get(name, "") for name in names})
     request.context["timestamp"] = headers.get("X-Amz-Date", "")
-    signer = SigV4Auth(credentials, "sts", region)
-    # botocore signs every header it is given but these; the client chose the list.
+    signer = _Verifier(credentials, "sts", region)
     canonical = signer.canonical_request(request)
     expected = signer.string_to_sign(request, canonical)
     return signer.signature(expected, request)
@@ -388,7 +410,81 @@ def _eks_auth_error(code: str, message: str) -> str:
     return f"[{_request_id()}]: ({code}): {message}, fault: client\n"
 
 
-def _handler(sts: Sts, agent: Agent, world: World):
+class Imds:
+    """An EC2 node's instance metadata service, IMDSv2 required, with an instance profile whose
+    role is `world.node_role`: every call is recorded, so a case sees an SDK reading the node's
+    region or credentials."""
+
+    def __init__(self, world: World, recorder: Recorder, issued: Issued) -> None:
+        self.world, self.recorder, self.issued = world, recorder, issued
+        self._lock = threading.Lock()
+        self._tokens: dict[str, float] = {}
+
+    def handle(self, method: str, path: str, headers) -> tuple[int, str, str, dict]:
+        event = {"service": "imds", "host": headers.get("Host", ""), "method": method, "path": path}
+        status, content_type, body, extra = self._answer(method, path, headers)
+        event["status"] = status
+        self.recorder.add(event)
+        return status, content_type, body, extra
+
+    def _answer(self, method: str, path: str, headers) -> tuple[int, str, str, dict]:
+        text = "text/plain"
+        if path == "/latest/api/token":
+            if method != "PUT":
+                return 405, text, "", {}
+            ttl = headers.get("X-aws-ec2-metadata-token-ttl-seconds", "")
+            if headers.get("X-Forwarded-For") is not None:
+                return 403, text, "", {}
+            if not ttl.isdigit() or not 1 <= int(ttl) <= 21600:
+                return 400, text, "", {}
+            token = base64.urlsafe_b64encode(secrets.token_bytes(42)).decode()
+            with self._lock:
+                self._tokens[token] = time.monotonic() + int(ttl)
+            return 200, text, token, {"X-aws-ec2-metadata-token-ttl-seconds": ttl}
+        if method != "GET":
+            return 405, text, "", {}
+        token = headers.get("X-aws-ec2-metadata-token", "")
+        with self._lock:
+            valid = self._tokens.get(token, 0) > time.monotonic()
+        if not valid:
+            return 401, text, "", {}
+        world = self.world
+        zone = world.node_region + "a"
+        now = datetime.datetime.now(datetime.timezone.utc)
+        credentials = "/latest/meta-data/iam/security-credentials/"
+        if path == credentials:
+            return 200, text, world.node_role, {}
+        if path == credentials + world.node_role:
+            issued = self.issued.issue(
+                f"arn:aws:sts::{world.account}:assumed-role/{world.node_role}/{world.node_instance}",
+                "AROA" + _random("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 17) + ":" + world.node_instance)
+            return 200, text, json.dumps({
+                "Code": "Success", "LastUpdated": _iso(now), "Type": "AWS-HMAC",
+                "AccessKeyId": issued["AccessKeyId"], "SecretAccessKey": issued["SecretAccessKey"],
+                "Token": issued["SessionToken"], "Expiration": issued["Expiration"]}, indent=2), {}
+        answers = {
+            "/latest/meta-data/placement/region": world.node_region,
+            "/latest/meta-data/placement/availability-zone": zone,
+            "/latest/meta-data/instance-id": world.node_instance,
+            "/latest/meta-data/iam/info": json.dumps({
+                "Code": "Success", "LastUpdated": _iso(now),
+                "InstanceProfileArn": f"arn:aws:iam::{world.account}:instance-profile/{world.node_role}",
+                "InstanceProfileId": "AIPA" + "ABCDEFGHIJKLMNOP"}, indent=2),
+            "/latest/dynamic/instance-identity/document": json.dumps({
+                "accountId": world.account, "architecture": "x86_64", "availabilityZone": zone,
+                "billingProducts": None, "devpayProductCodes": None, "marketplaceProductCodes": None,
+                "imageId": "ami-0abcdef1234567890", "instanceId": world.node_instance,
+                "instanceType": "m5.large", "kernelId": None, "pendingTime": _iso(now),
+                "privateIp": "10.0.1.23", "ramdiskId": None, "region": world.node_region,
+                "version": "2017-09-30"}, indent=2),
+        }
+        if path in answers:
+            return 200, text, answers[path], {}
+        return 404, "text/html", ("<?xml version=\"1.0\" encoding=\"iso-8859-1\"?>\n<html><head><title>404 - Not Found"
+                                  "</title></head><body><h1>404 - Not Found</h1></body></html>\n"), {}
+
+
+def _handler(sts: Sts, agent: Agent, world: World, imds: Imds):
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -412,9 +508,22 @@ def _handler(sts: Sts, agent: Agent, world: World):
         def do_POST(self) -> None:
             self._route(self._body())
 
+        def do_PUT(self) -> None:
+            self._route(self._body())
+
         def _route(self, body: bytes) -> None:
             host = re.sub(r":\d+$", "", self.headers.get("Host", ""))
-            if not isinstance(self.connection, ssl.SSLSocket):
+            if self.server.server_address[0] in IMDS_HOSTS:
+                status, content_type, text, extra = imds.handle(self.command, self.path, self.headers)
+                data = text.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                for name, value in extra.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            elif not isinstance(self.connection, ssl.SSLSocket):
                 self._send(*agent.handle(self.path, self.headers))
             elif host in world.published:
                 content = world.published[host].get(self.path)
@@ -440,7 +549,8 @@ class _Server(http.server.ThreadingHTTPServer):
 
 
 def serve(world: World, recorder: Recorder, cert: str, key: str, ca: str) -> list[_Server]:
-    """STS and the issuers' hosts on 127.0.0.1:443 (TLS), the agent on its two addresses (:80)."""
+    """STS and the issuers' hosts on 127.0.0.1:443 (TLS), the agent and the instance metadata
+    service on their two addresses each (:80)."""
     import socket
 
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -452,13 +562,16 @@ def serve(world: World, recorder: Recorder, cert: str, key: str, ca: str) -> lis
             return answer.read()
 
     issued = Issued()
-    handler = _handler(Sts(world, recorder, issued, fetch), Agent(world, recorder, issued), world)
+    handler = _handler(Sts(world, recorder, issued, fetch), Agent(world, recorder, issued), world,
+                       Imds(world, recorder, issued))
     servers = []
     tls = _Server(("127.0.0.1", 443), handler, socket.AF_INET)
     tls.socket = context.wrap_socket(tls.socket, server_side=True)
     servers.append(tls)
     servers.append(_Server((AGENT_HOSTS[0], 80), handler, socket.AF_INET))
     servers.append(_Server((AGENT_HOSTS[1], 80), handler, socket.AF_INET6))
+    servers.append(_Server((IMDS_HOSTS[0], 80), handler, socket.AF_INET))
+    servers.append(_Server((IMDS_HOSTS[1], 80), handler, socket.AF_INET6))
     for server in servers:
         threading.Thread(target=server.serve_forever, daemon=True).start()
     return servers

@@ -3,16 +3,20 @@
 For each scenario (scenarios.py) the policy admits the Pod in the project's
 engine (policy-host, or the real kwctl), the kubelet stand-in mints the tokens
 and resolves each processed container's env, and boto3, the AWS CLI v1, the
-AWS SDK for JavaScript v3 and the AWS SDK for Rust each run their default
-credential chain and sts:GetCallerIdentity with exactly that env (plus their
-CA-trust variable and an empty HOME), against the STS, issuer and Pod
-Identity agent stand-ins reached under their real names and addresses in a
-private network namespace. A case passes when the identity each SDK printed,
-and what the stand-ins saw, are exactly what the scenario says.
+AWS SDKs for JavaScript v3, Rust, Go v2, Go v1, Java v2 and Java v1 each run
+their default credential chain and sts:GetCallerIdentity with exactly that env
+(plus their runtime's CA-trust setting and an empty HOME), against the STS,
+issuer, Pod Identity agent and instance metadata stand-ins reached under their
+real names and addresses in a private network namespace. A case passes when
+the identity each SDK printed, and what the stand-ins saw, are exactly what the
+scenario says. Every case runs with the node's instance metadata service
+reachable, so that an SDK that falls back to the node's role shows it; a case
+may run again with it unreachable.
 
     sudo python3 suite.py --engine policy-host --policy policy.wasm \
         --irsa-oidc irsa-oidc --python venv/bin/python --aws venv/bin/aws \
-        --node node --js-probe js/probe.mjs --rust-probe sdk-probe-rust [--only TEXT]
+        --node node --js-probe js/probe.mjs --rust-probe sdk-probe-rust \
+        --go-probes DIR --java java --java-probes DIR [--only TEXT]
 
 `--pod FILE --token VOLUME=FILE ...` runs the SDKs on a Pod a real API server
 stored, with tokens from its TokenRequest API (the cluster suite does this)."""
@@ -42,13 +46,15 @@ import yaml  # noqa: E402
 import kubelet  # noqa: E402
 import standins  # noqa: E402
 import tls  # noqa: E402
-from scenarios import (ACCOUNT, ASSOCIATIONS, CASES, DEFAULT_SESSION, ISSUER, ROLES, SDK_TITLES,  # noqa: E402
-                       SDKS, USER_ARN, USER_KEY, Case, Fails, Ok)
+from scenarios import (ACCOUNT, ASSOCIATIONS, CASES, DEFAULT_SESSION, ISSUER, NODE_ARN, NODE_INSTANCE,  # noqa: E402
+                       REGION, ROLES, SDKS, USER_ARN, USER_KEY, VARIANTS, Case, Fails, Ok)
 
 NODE_NAME = "node-1"
 STS_REGIONS = ["us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-west-2", "eu-west-3",
                "eu-central-1", "eu-north-1", "ap-southeast-1", "ap-southeast-2", "ap-northeast-1"]
 GENERATED = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes' generateName alphabet
+IMDS_ADDRESSES = ((["ip"], "169.254.169.254/32", []), (["ip", "-6"], "fd00:ec2::254/128", ["nodad"]))
+TRUST_PASSWORD = "credential-chain-suite"
 
 
 def main() -> int:
@@ -66,7 +72,8 @@ def main() -> int:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for name in ("irsa-oidc", "python", "aws", "node", "js-probe", "rust-probe"):
+    for name in ("irsa-oidc", "python", "aws", "node", "js-probe", "rust-probe", "go-probes", "java",
+                 "java-probes"):
         parser.add_argument(f"--{name}", required=True)
     parser.add_argument("--engine", help="policy-host or kwctl (not with --pod)")
     parser.add_argument("--policy", help="the policy module the engine runs (not with --pod)")
@@ -95,15 +102,29 @@ class Suite:
                         ["ip", "addr", "add", "169.254.170.23/32", "dev", "lo"],
                         ["ip", "-6", "addr", "add", "fd00:ec2::23/128", "dev", "lo", "nodad"]):
             subprocess.run(command, check=True)
+        self.imds(True)
         names = ["sts.amazonaws.com", *(f"sts.{r}.amazonaws.com" for r in STS_REGIONS), *issuers]
         self.ca, cert, key = tls.make(self.work, names)
+        # The JVM trusts what its trust store holds (javax.net.ssl.trustStore): the test CA, PKCS12.
+        self.truststore = os.path.join(self.work, "ca.p12")
+        subprocess.run([os.path.join(os.path.dirname(os.path.realpath(self.args.java)), "keytool"),
+                        "-importcert", "-noprompt", "-alias", "suite-ca", "-file", self.ca, "-keystore",
+                        self.truststore, "-storetype", "PKCS12", "-storepass", TRUST_PASSWORD],
+                       check=True, capture_output=True)
         hosts = os.path.join(self.work, "hosts")
         with open(hosts, "w") as out:
             out.write("127.0.0.1 localhost\n::1 localhost\n")
             out.writelines(f"127.0.0.1 {name}\n" for name in names)
         subprocess.run(["mount", "--bind", hosts, "/etc/hosts"], check=True)
-        self.world = standins.World(account=ACCOUNT)
+        self.world = standins.World(account=ACCOUNT, node_instance=NODE_INSTANCE, node_region=REGION)
         standins.serve(self.world, self.recorder, cert, key, self.ca)
+
+    def imds(self, on: bool) -> None:
+        """The instance metadata service's addresses on or off: off, an SDK's connection fails at
+        once (no route), as when IMDS cannot be reached from a Pod."""
+        for ip, address, flags in IMDS_ADDRESSES:
+            subprocess.run([*ip, "addr", "add" if on else "del", address, "dev", "lo", *(flags if on else [])],
+                           check=True)
 
     def publish(self, issuer: str, public_key: str, into: str) -> dict:
         """The issuer's discovery document and JWKS as `irsa-oidc discovery` writes them."""
@@ -191,7 +212,24 @@ class Suite:
                         {"AWS_CA_BUNDLE": ca}),
             "js": ([self.args.node, self.args.js_probe], {"NODE_EXTRA_CA_CERTS": ca}),
             "rust": ([self.args.rust_probe], {"SSL_CERT_FILE": ca}),
+            # Go's crypto/x509 reads SSL_CERT_FILE on Linux (src/crypto/x509/root_unix.go).
+            "go-v2": ([os.path.join(self.args.go_probes, "go-probe-v2")], {"SSL_CERT_FILE": ca}),
+            "go-v1": ([os.path.join(self.args.go_probes, "go-probe-v1")], {"SSL_CERT_FILE": ca}),
+            "java-v2": self.java("v2", "v2", "StsProbe"),
+            "java-v2-no-sts": self.java("v2", "v2-no-sts", "NoStsProbe"),
+            "java-v1": self.java("v1", "v1", "Probe"),
         }[sdk]
+
+    def java(self, classes: str, classpath: str, main: str) -> tuple[list[str], dict[str, str]]:
+        """A Java probe on its Maven classpath. The JVM takes the trust store from system properties
+        that JAVA_TOOL_OPTIONS carries (the JVM's own variable: no code change). C1 only and the
+        class-data archive start it faster; they change no behaviour."""
+        with open(os.path.join(self.args.java_probes, f"{classpath}.classpath")) as data:
+            jars = data.read().strip()
+        options = (f"-Djavax.net.ssl.trustStore={self.truststore} -Djavax.net.ssl.trustStoreType=PKCS12 "
+                   f"-Djavax.net.ssl.trustStorePassword={TRUST_PASSWORD} -XX:TieredStopAtLevel=1 -Xshare:auto")
+        return ([self.args.java, "-cp", os.path.join(self.args.java_probes, classes) + ":" + jars, main],
+                {"JAVA_TOOL_OPTIONS": options})
 
     def run_sdk(self, sdk: str, pod: dict, container: dict, tokens: dict[str, str]) -> tuple[bool, str, list]:
         argv, trust = self.command(sdk)
@@ -204,7 +242,7 @@ class Suite:
         except subprocess.TimeoutExpired as timeout:
             return False, f"timed out after {timeout.timeout} s", self.recorder.take()
         # What the application printed; the AWS CLI writes its errors to stderr, where Node also
-        # writes the SDK's deprecation notices.
+        # writes the SDK's deprecation notices and the JVM says it picked up JAVA_TOOL_OPTIONS.
         output = " ".join((done.stdout.strip() or done.stderr).split())
         return done.returncode == 0, output, self.recorder.take()
 
@@ -213,6 +251,8 @@ class Suite:
     def expected_identity(self, case: Case, pod: dict, sdk: str, outcome: Ok, role: str) -> str:
         if outcome.via == "static":
             return re.escape(USER_ARN)
+        if outcome.via == "imds":
+            return re.escape(NODE_ARN)
         name = pod["metadata"]["name"]
         if outcome.via == "agent":
             return re.escape(f"arn:aws:sts::{ACCOUNT}:assumed-role/pod-identity-app/eks-cluster-{name}-") + "[0-9a-f]{8}"
@@ -221,36 +261,58 @@ class Suite:
             DEFAULT_SESSION[sdk] if session is None else re.escape(session))
         return re.escape(f"arn:aws:sts::{ACCOUNT}:assumed-role/{role.rsplit('/', 1)[-1]}/") + session
 
-    def check(self, case: Case, pod: dict, sdk: str, ok: bool, output: str, events: list, role: str) -> list[str]:
+    @staticmethod
+    def failed_calls(outcome: Fails) -> list[tuple]:
+        """The calls a failed attempt made: to STS (answering `code`) or to the agent."""
+        if outcome.agent:
+            return [("agent", "/v1/credentials", outcome.agent)]
+        return [] if outcome.code is None else [("sts", "AssumeRoleWithWebIdentity", outcome.host)]
+
+    def check(self, case: Case, pod: dict, sdk: str, ok: bool, output: str, events: list, role: str,
+              outcome: Ok | Fails) -> list[str]:
         """What differs from the scenario: the SDK's answer, then what the stand-ins saw."""
-        outcome = case.expect[sdk]
         problems = []
         sa = kubelet.service_account(pod)
         namespace = pod["metadata"]["namespace"]
-        calls = [(e["service"], e.get("action", e.get("path")), e["host"]) for e in events]
+        metadata = [e for e in events if e["service"] == "imds"]
+        events = [e for e in events if e["service"] != "imds"]
+        # Retries (botocore's, Go's and Java's of InvalidIdentityToken) count once.
+        calls = list(dict.fromkeys((e["service"], e.get("action", e.get("path")), e["host"]) for e in events))
+        wanted_imds = set(outcome.imds) | ({"credentials"} if isinstance(outcome, Ok) and outcome.via == "imds" else set())
+        seen_imds = {imds_use(e) for e in metadata if e["method"] == "GET"}
+        if seen_imds != wanted_imds or any(e["status"] in (400, 401, 403, 405) for e in metadata):
+            problems.append(f"the instance metadata service should have been read for {sorted(wanted_imds)} "
+                            f"(IMDSv2); saw {imds_summary(metadata)}")
         if isinstance(outcome, Fails):
             if ok or outcome.message not in output:
                 problems.append(f"expected a failure saying {outcome.message!r}, got: {output}")
-            wanted = [] if outcome.code is None else [("sts", "AssumeRoleWithWebIdentity", outcome.host)]
-            if outcome.agent:
-                wanted = [("agent", "/v1/credentials", outcome.agent)]
-            # botocore retries some answers: each call counts once.
-            if sorted(set(calls)) != wanted or any(e.get("error") != outcome.code for e in events
-                                                   if e["service"] == "sts"):
+            wanted = self.failed_calls(outcome)
+            if calls != wanted or any(e.get("error") != outcome.code for e in events if e["service"] == "sts"):
                 problems.append(f"the stand-ins should have seen {wanted} (STS answering {outcome.code}); "
                                 f"saw {summary(events)}")
             return problems
         identity = self.expected_identity(case, pod, sdk, outcome, role)
         if not ok or not re.fullmatch(identity, output):
             problems.append(f"expected the identity /{identity}/, got: {output}")
+        before = self.failed_calls(outcome.after) if outcome.after else []
         last = ("sts", "GetCallerIdentity", outcome.host)
         first = {"sts": ("sts", "AssumeRoleWithWebIdentity", outcome.host),
-                 "agent": ("agent", "/v1/credentials", outcome.agent), "static": None}[outcome.via]
-        wanted = [c for c in (first, last) if c]
-        if calls != wanted or any("error" in e for e in events):
-            problems.append(f"the stand-ins should have seen {wanted}; saw {summary(events)}")
+                 "agent": ("agent", "/v1/credentials", outcome.agent), "static": None, "imds": None}[outcome.via]
+        wanted = before + [c for c in (first, last) if c]
+        failed = [e for e in events if "error" in e or e.get("status", 200) != 200]
+        if outcome.after is None:
+            fine = not failed
+        else:
+            # The failed attempt came first, answered as the scenario says, and only it failed.
+            fine = bool(failed) and failed == events[:len(failed)] and all(
+                e["service"] == "agent" if outcome.after.agent else e.get("error") == outcome.after.code
+                for e in failed)
+        if calls != wanted or not fine:
+            problems.append(f"the stand-ins should have seen {wanted}"
+                            + (f" (the first answering {outcome.after.code})" if outcome.after else "")
+                            + f"; saw {summary(events)}")
             return problems
-        if outcome.via == "static":
+        if outcome.via in ("static", "imds"):
             return problems
         claims = events[0].get("claims", {})
         audience = "pods.eks.amazonaws.com" if outcome.via == "agent" else "sts.amazonaws.com"
@@ -342,29 +404,38 @@ class Suite:
             self.publish(ISSUER, self.other_key, os.path.join(self.work, "oidc-other"))
         if case.world == "no-provider":
             self.world.providers = {}
+        containers = [c for c in [*stored["spec"].get("initContainers", []), *stored["spec"]["containers"]]
+                      if c["name"] in processed]
         try:
-            for container in [*stored["spec"].get("initContainers", []), *stored["spec"]["containers"]]:
-                if container["name"] not in processed:
-                    continue
-                for sdk in SDKS:
-                    self.run_container(case, stored, container, sdk, role)
+            for container in containers:
+                for sdk in (p for p in (*SDKS, *VARIANTS) if p in case.expect):
+                    self.run_container(case, stored, container, sdk, role, case.expect[sdk], "")
+            if case.imds_off:
+                self.imds(False)
+                for container in containers:
+                    for sdk in (p for p in (*SDKS, *VARIANTS) if p in case.imds_off):
+                        self.run_container(case, stored, container, sdk, role, case.imds_off[sdk], " (IMDS off)")
         finally:
+            if case.imds_off:
+                self.imds(True)
             self.world.providers = providers
             if case.world == "other-jwks":
                 self.publish(ISSUER, os.path.join(self.work, "sa-signer.key"), os.path.join(self.work, "oidc"))
 
-    def run_container(self, case: Case, pod: dict, container: dict, sdk: str, role: str) -> None:
+    def run_container(self, case: Case, pod: dict, container: dict, sdk: str, role: str, outcome: Ok | Fails,
+                      variant: str) -> None:
         now = int(time.time()) - (2 * 86400 if case.world == "expired" else 0)
         tokens = {volume: kubelet.mint(self.signer, pod, str(uuid.uuid5(uuid.NAMESPACE_URL, volume)), sources[0],
                                        NODE_NAME, now)
                   for volume, sources in kubelet.token_sources(pod).items()}
-        self.run_and_check(case, pod, container, sdk, tokens, role, f"{case.name} [{container['name']}]")
+        self.run_and_check(case, pod, container, sdk, tokens, role, f"{case.name}{variant} [{container['name']}]",
+                           outcome)
 
     def run_and_check(self, case: Case, pod: dict, container: dict, sdk: str, tokens: dict[str, str],
-                      role: str, name: str) -> None:
+                      role: str, name: str, outcome: Ok | Fails) -> None:
         """One SDK in one container, checked against the scenario and irsa-oidc, reported."""
         ok, output, events = self.run_sdk(sdk, pod, container, tokens)
-        problems = self.check(case, pod, sdk, ok, output, events, role)
+        problems = self.check(case, pod, sdk, ok, output, events, role, outcome)
         if "aws-iam-token" in tokens:
             problems += self.agree(tokens["aws-iam-token"], events)
         self.report(name, sdk, problems, output)
@@ -394,7 +465,7 @@ class Suite:
             role = env.get("AWS_ROLE_ARN") or ""
             for sdk in SDKS:
                 name = f"stored Pod {pod['metadata']['name']} [{container['name']}]"
-                self.run_and_check(case, pod, container, sdk, tokens, role, name)
+                self.run_and_check(case, pod, container, sdk, tokens, role, name, case.expect[sdk])
         print(f"{self.passed} passed, {self.failed} failed")
         return 1 if self.failed else 0
 
@@ -418,6 +489,22 @@ class Suite:
         table = docs_table.render(CASES)
         problems = docs_table.check_or_write(self.args.docs, table, self.args.write_docs)
         self.report("docs/sdks.md holds the table of these scenarios", "docs", problems, "up to date")
+
+
+def imds_use(event: dict) -> str:
+    """What an SDK read from the instance metadata service: the node's credentials or region
+    (" over IPv6" when it asked at [fd00:ec2::254])."""
+    path = event["path"]
+    use = path
+    if path.startswith("/latest/meta-data/iam/"):
+        use = "credentials"
+    elif path.startswith("/latest/meta-data/placement/") or path == "/latest/dynamic/instance-identity/document":
+        use = "region"
+    return use + (" over IPv6" if event["host"].startswith("[") else "")
+
+
+def imds_summary(events: list) -> str:
+    return ", ".join(f"{e['method']} {e['path']} at {e['host']} -> {e['status']}" for e in events) or "nothing"
 
 
 def summary(events: list) -> str:
