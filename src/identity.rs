@@ -63,6 +63,9 @@ pub struct Identity<'a> {
     pub region: &'a str,
     /// Add `AWS_ROLE_SESSION_NAME` from the Pod's name (web identity, `roleSessionName: podName`).
     pub session_name: bool,
+    /// Add `AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6` (container credentials,
+    /// `ipv6EndpointMode`).
+    pub ipv6_endpoint_mode: bool,
     /// Where the role came from (web identity): `serviceaccount`, `mapping:<key>` or `pod`; for the
     /// audit trail.
     pub role_source: Option<String>,
@@ -124,6 +127,7 @@ pub fn resolve<'a>(
             let identity = sources.identity(Some(cc), &cc.full_uri, mapping);
             Some(Identity {
                 expiration_seconds: spread_expiration(identity.expiration_seconds, uid),
+                ipv6_endpoint_mode: cc.ipv6_endpoint_mode,
                 ..identity
             })
         }
@@ -301,6 +305,7 @@ impl<'a> Sources<'a> {
             // A non-empty SA `<prefix>/region` replaces `awsDefaultRegion`.
             region: region.unwrap_or(&settings.aws_default_region),
             session_name: false,
+            ipv6_endpoint_mode: false,
             role_source: None,
         }
     }

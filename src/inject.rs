@@ -18,6 +18,8 @@ const LABEL_ENTRY: &str = "\"eks.amazonaws.com/pod-identity\":\"enabled\"";
 const SESSION_NAME: &str = "AWS_ROLE_SESSION_NAME";
 /// The variable that makes every SDK's env provider use static keys (an empty value does not).
 const STATIC_KEY: &str = "AWS_ACCESS_KEY_ID";
+/// What makes the Java SDKs take the IPv6 agent `[fd00:ec2::23]` (and IMDS at `[fd00:ec2::254]`).
+const ENDPOINT_MODE: &str = "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE";
 const SESSION_NAME_ENTRY: &str = "{\"name\":\"AWS_ROLE_SESSION_NAME\",\"valueFrom\":{\"fieldRef\":{\"fieldPath\":\"metadata.name\"}}}";
 
 /// What applying an identity did, or would do, to a Pod.
@@ -205,7 +207,8 @@ impl<'r> Applying<'r> {
         }
         // The reference leaves a container that already has everything exactly as it is, without
         // even adding the mount.
-        if defined.pair && defined.region && defined.sts {
+        let mode_defined = defined.endpoint_mode || !identity.ipv6_endpoint_mode;
+        if defined.pair && defined.region && defined.sts && mode_defined {
             return Ok(());
         }
         self.report.conflicts.extend(drift);
@@ -327,6 +330,7 @@ struct EnvFacts<'e> {
     region: bool,
     sts: bool,
     session_name: bool,
+    endpoint_mode: bool,
     /// The literal value of `AWS_ROLE_SESSION_NAME`, if set.
     session_value: Option<&'e str>,
     /// `AWS_ACCESS_KEY_ID` is set, to a non-empty value or from elsewhere (`valueFrom`).
@@ -347,6 +351,7 @@ impl<'e> EnvFacts<'e> {
             region: has("AWS_REGION") || has("AWS_DEFAULT_REGION"),
             sts: has("AWS_STS_REGIONAL_ENDPOINTS"),
             session_name: session.is_some(),
+            endpoint_mode: has(ENDPOINT_MODE),
             session_value: session.and_then(value),
             static_keys: first_named(env, STATIC_KEY).is_some_and(|key| value(key) != Some("")),
             credential: credential_var.and_then(value),
@@ -389,6 +394,9 @@ fn env_additions(identity: &Identity, defined: &EnvFacts) -> (String, String) {
     }
     if identity.session_name && !defined.session_name {
         entry(SESSION_NAME, None);
+    }
+    if identity.ipv6_endpoint_mode && !defined.endpoint_mode {
+        entry(ENDPOINT_MODE, Some("IPv6"));
     }
     (names, text)
 }

@@ -209,6 +209,11 @@ pub fn is_http_url(s: &str) -> bool {
     !host.is_empty() && !host.contains('@') && port_ok && !s.contains(char::is_whitespace)
 }
 
+/// Whether a URL that [`is_http_url`] takes names its host as an IPv6 literal (`http://[...]`).
+pub fn has_ipv6_host(url: &str) -> bool {
+    is_http_url(url) && (url.starts_with("http://[") || url.starts_with("https://["))
+}
+
 /// Shell-style match where `*` stands for any run of characters (even empty) and every other
 /// character for itself.
 pub fn glob_match(pattern: &str, text: &str) -> bool {

@@ -88,6 +88,9 @@ pub struct ContainerCredentials {
     pub mount_path: String,
     pub volume_name: String,
     pub token_path: String,
+    /// Also inject `AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6` (the `fullUri` host must be an
+    /// IPv6 address): the AWS SDK for Java v1 takes `[fd00:ec2::23]` only with it (docs/sdks.md).
+    pub ipv6_endpoint_mode: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
@@ -130,6 +133,7 @@ impl Default for ContainerCredentials {
             mount_path: "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount".to_owned(),
             volume_name: "eks-pod-identity-token".to_owned(),
             token_path: "eks-pod-identity-token".to_owned(),
+            ipv6_endpoint_mode: false,
         }
     }
 }
@@ -148,7 +152,8 @@ pub const SETTING_NAMES: &[&str] = &[
 /// The fields of `containerCredentials`.
 #[rustfmt::skip]
 pub const CONTAINER_CREDENTIALS_FIELDS: &[&str] = &[
-    "identities", "fullUri", "audience", "mountPath", "volumeName", "tokenPath"
+    "identities", "fullUri", "audience", "mountPath", "volumeName", "tokenPath",
+    "ipv6EndpointMode"
 ];
 
 /// The fields of a `serviceAccountRoles` entry.
@@ -269,6 +274,13 @@ fn check_container_credentials(cc: &ContainerCredentials) -> Result<(), String> 
     if !parse::is_http_url(&cc.full_uri) {
         return Err(format!(
             "containerCredentials.fullUri: must be an http:// or https:// URL with a host, got {:?}",
+            cc.full_uri
+        ));
+    }
+    // With an IPv4 agent the variable would make the Java SDKs refuse it.
+    if cc.ipv6_endpoint_mode && !parse::has_ipv6_host(&cc.full_uri) {
+        return Err(format!(
+            "containerCredentials.ipv6EndpointMode: needs a fullUri whose host is an IPv6 address, got {:?}",
             cc.full_uri
         ));
     }

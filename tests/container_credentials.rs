@@ -142,6 +142,36 @@ fn container_credentials_rules_give_their_exact_result() {
             ),
         ),
         (
+            "ipv6EndpointMode adds AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6 after the pair",
+            listed(
+                json!({"fullUri": "http://[fd00:ec2::23]/v1/credentials", "ipv6EndpointMode": true}),
+            ),
+            create(pod(json!({}))),
+            vec![sa(json!({}))],
+            labelled(
+                pod(
+                    json!({"containers": [cc_container("app", [cc_pair("http://[fd00:ec2::23]/v1/credentials", CC_FILE), vec![env("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv6")]].concat())], "volumes": [cc_volume(spread)]}),
+                ),
+                enabled(),
+            ),
+        ),
+        (
+            "ipv6EndpointMode leaves a container's own AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE alone",
+            listed(
+                json!({"fullUri": "http://[fd00:ec2::23]/v1/credentials", "ipv6EndpointMode": true}),
+            ),
+            create(pod(
+                json!({"containers": [{"name": "app", "image": "busybox", "env": [env("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv4")]}]}),
+            )),
+            vec![sa(json!({}))],
+            labelled(
+                pod(
+                    json!({"containers": [cc_container("app", [vec![env("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv4")], cc_pair("http://[fd00:ec2::23]/v1/credentials", CC_FILE)].concat())], "volumes": [cc_volume(spread)]}),
+                ),
+                enabled(),
+            ),
+        ),
+        (
             "regional STS and expiration come from the SA annotations when it was read",
             listed(json!({})),
             create(pod(json!({}))),

@@ -201,6 +201,10 @@ fn every_settings_mistake_is_rejected_naming_the_field() {
             "containerCredentials.tokenPath: must not be empty",
         ),
         (
+            cc(json!({"ipv6EndpointMode": true})),
+            "containerCredentials.ipv6EndpointMode: needs a fullUri whose host is an IPv6 address, got \"http://169.254.170.23/v1/credentials\"",
+        ),
+        (
             cc(json!({"fullUri": "169.254.170.23/v1/credentials"})),
             "containerCredentials.fullUri: must be an http",
         ),
