@@ -15,9 +15,8 @@ import (
 // changed outside the mutation. A difference is explained when the webhook, given the rewritten
 // case, gives the policy's answer; nothing else is forgiven.
 type Class struct {
-	Name string
-	// Doc is the anchor of the class in docs/differences.md.
-	Doc     string
+	// Name is how the report and docs/differences.md name the class.
+	Name    string
 	Applies func(c *Case, f WebhookFlags) bool
 	// Rewrite edits the webhook's input; Restore undoes in the webhook's Pod what Rewrite
 	// changed in the Pod itself (an annotation, a node selector), from the original case.
@@ -31,7 +30,7 @@ type Class struct {
 // Classes in the order their rewrites are applied.
 var Classes = []Class{
 	{
-		Name: "skip-label", Doc: "#deliberate-improvements", NotCalled: true,
+		Name: "skip-label", NotCalled: true,
 		Applies: func(c *Case, f WebhookFlags) bool {
 			labels := obj(obj(c.Pod, "metadata"), "labels")
 			_, ok := labels[f.AnnotationPrefix+"/skip-pod-identity-webhook"]
@@ -39,7 +38,7 @@ var Classes = []Class{
 		},
 	},
 	{
-		Name: "default-serviceaccount", Doc: "#deliberate-improvements",
+		Name: "default-serviceaccount",
 		Applies: func(c *Case, _ WebhookFlags) bool {
 			return str(obj(c.Pod, "spec"), "serviceAccountName") == ""
 		},
@@ -51,7 +50,7 @@ var Classes = []Class{
 		},
 	},
 	{
-		Name: "os-name-windows", Doc: "#deliberate-improvements",
+		Name: "os-name-windows",
 		Applies: func(c *Case, _ WebhookFlags) bool {
 			spec := obj(c.Pod, "spec")
 			selector := obj(spec, "nodeSelector")
@@ -76,7 +75,7 @@ var Classes = []Class{
 		},
 	},
 	{
-		Name: "trimmed-container-names", Doc: "#how-container-lists-are-read",
+		Name: "trimmed-container-names",
 		Applies: func(c *Case, f WebhookFlags) bool {
 			record, ok := containerList(c, f, "skip-containers")
 			if !ok {
@@ -96,7 +95,7 @@ var Classes = []Class{
 		Restore: restoreAnnotation("skip-containers"),
 	},
 	{
-		Name: "include-containers", Doc: "#deliberate-improvements",
+		Name: "include-containers",
 		Applies: func(c *Case, f WebhookFlags) bool {
 			_, ok := containerList(c, f, "include-containers")
 			return ok
@@ -122,7 +121,7 @@ var Classes = []Class{
 		Restore: restoreAnnotation("skip-containers"),
 	},
 	{
-		Name: "serviceaccount-region", Doc: "#deliberate-improvements",
+		Name: "serviceaccount-region",
 		Applies: func(c *Case, f WebhookFlags) bool {
 			return policySARegion(c, f) != ""
 		},
@@ -131,7 +130,7 @@ var Classes = []Class{
 		},
 	},
 	{
-		Name: "mappings-fill-absent-fields", Doc: "#deliberate-improvements",
+		Name: "mappings-fill-absent-fields",
 		Applies: func(c *Case, f WebhookFlags) bool {
 			applies := false
 			editConfigMap(c, f, func(_ string, entry map[string]any) {
@@ -151,7 +150,7 @@ var Classes = []Class{
 		},
 	},
 	{
-		Name: "configmap-expiration-below-600", Doc: "#decisions-where-the-contract-was-silent",
+		Name: "configmap-expiration-below-600",
 		Applies: func(c *Case, f WebhookFlags) bool {
 			applies := false
 			editConfigMap(c, f, func(_ string, entry map[string]any) {
@@ -170,7 +169,7 @@ var Classes = []Class{
 		},
 	},
 	{
-		Name: "container-credentials-unread-serviceaccount", Doc: "#deliberate-improvements",
+		Name: "container-credentials-unread-serviceaccount",
 		Applies: func(c *Case, f WebhookFlags) bool {
 			return f.CCConfigPath != "" && !policyReadsSA(c) &&
 				identityListed(c, c.Namespace, policySAName(c.Pod))
@@ -205,10 +204,10 @@ var Classes = []Class{
 	},
 }
 
-// PostClasses are differences in values the webhook draws at random or in the answer's form,
-// recognised on the two answers.
-var jitterClass = Class{Name: "pod-identity-jitter", Doc: "pod-identity.md#where-the-values-come-from"}
-var noopPatchClass = Class{Name: "no-op-patch", Doc: "#decisions-where-the-contract-was-silent"}
+// Two classes are recognised on the answers themselves: a lifetime the webhook draws at random
+// (compare.go: jitterExplains), and a patch that changes nothing.
+var jitterClass = Class{Name: "pod-identity-jitter"}
+var noopPatchClass = Class{Name: "no-op-patch"}
 
 func has(entry map[string]any, lower string) bool {
 	return field(entry, lower) != nil

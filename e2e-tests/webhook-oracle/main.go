@@ -24,7 +24,7 @@ func main() {
 	batch := flag.Bool("batch", false, "the engine is policy-host: evaluate every case in one `policy-host batch`")
 	replay := flag.String("replay", "", "run one case file alone and show both Pods")
 	failures := flag.String("failures", "webhook-oracle-failures", "where failing cases are written")
-	webhookDir := flag.String("webhook-dir", "", "the webhook module's directory (default: go list -m)")
+	webhookDir := flag.String("webhook-dir", "", "the webhook module's directory, for its fixtures (default: go list -m, in the current directory)")
 	converter := flag.String("converter", "", "a command replacing PolicySettings: WebhookConfig JSON on stdin, settings JSON on stdout")
 	randSeed := flag.Int64("rand-seed", 1, "the seed of the webhook's jitter rand")
 	flag.Parse()
@@ -54,7 +54,7 @@ func main() {
 	if *webhookDir == "" {
 		out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", webhookModule).Output()
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "webhook-oracle: go list -m %s: %v\n", webhookModule, err)
+			fmt.Fprintf(os.Stderr, "webhook-oracle: go list -m %s: %v (run it in e2e-tests/webhook-oracle, or give -webhook-dir)\n", webhookModule, err)
 			os.Exit(2)
 		}
 		*webhookDir = strings.TrimSpace(string(out))
@@ -104,7 +104,7 @@ func main() {
 			}
 		}
 	}
-	fmt.Printf("random cases: %d identical, %d differing by documented classes, %d failing (%.1fs); classes: %s\n",
+	fmt.Printf("random cases: %d identical, %d differing by documented classes, %d failing (%.1fs with the fixtures); classes: %s\n",
 		equal, *n-equal-randomFailed, randomFailed, time.Since(start).Seconds(), tally(counts))
 	failed += randomFailed
 	if failed > 0 {

@@ -61,6 +61,15 @@ pub fn admission_request(document: Value) -> Result<Value, String> {
 /// Compiles `module` and evaluates once, as `kwctl run` does.
 pub fn run(module: &[u8], evaluation: Evaluation) -> Result<AdmissionResponse, RunError> {
     let policy = Policy::compile(module).map_err(RunError::Module)?;
+    run_compiled(&policy, evaluation)
+}
+
+/// Evaluates once on a new instance of a module compiled before: what `run` does after compiling,
+/// so that `policy-host batch` answers each evaluation exactly as `run` would.
+pub fn run_compiled(
+    policy: &Policy,
+    evaluation: Evaluation,
+) -> Result<AdmissionResponse, RunError> {
     let capabilities = Arc::new(HostCapabilities {
         allow_context_aware: evaluation.allow_context_aware,
         session: evaluation.session.map(Mutex::new),

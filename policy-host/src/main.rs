@@ -1,7 +1,7 @@
 //! The `policy-host` command line: `policy-host run` takes kwctl's flags and
 //! prints kwctl's AdmissionResponse line.
 
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -9,9 +9,10 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::Value;
 
 use policy_host::bench::{self, HostMode, Input, Stats, Subject};
+use policy_host::engine::Policy;
 use policy_host::replay::Session;
 use policy_host::response::AdmissionResponse;
-use policy_host::{Evaluation, RunError, admission_request, run};
+use policy_host::{Evaluation, RunError, admission_request, run, run_compiled};
 
 #[derive(Parser)]
 #[command(version, about = "Runs a Kubewarden policy module the way kwctl does")]
@@ -26,6 +27,20 @@ enum Command {
     Run(RunArgs),
     /// Time evaluations, warm and fresh, optionally against a baseline module.
     Bench(BenchArgs),
+    /// policy-host only (not a kwctl command): many `run`s on one compiled module. Each stdin
+    /// line is `{"request", "settings", "session"}` (the request file's JSON, the settings, the
+    /// replay session's YAML text or null); each gets one stdout line, the AdmissionResponse
+    /// `run` prints, or `{"error": …}` where `run` would exit non-zero.
+    Batch(BatchArgs),
+}
+
+#[derive(Args)]
+struct BatchArgs {
+    /// Let the policy read Kubernetes resources (answered from each line's session).
+    #[arg(long = "allow-context-aware")]
+    allow_context_aware: bool,
+    /// The policy module (.wasm).
+    module: PathBuf,
 }
 
 /// What the policy runs with: kwctl's settings and host-capability flags.
@@ -99,8 +114,10 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Run(args) => run_command(args),
         Command::Bench(args) => bench_command(args),
+        Command::Batch(args) => batch_command(args).map(|()| String::new()),
     };
     match result {
+        Ok(line) if line.is_empty() => ExitCode::SUCCESS,
         Ok(line) => {
             // A closed pipe (`| head`) is not an error worth a panic.
             let _ = writeln!(std::io::stdout(), "{line}");
@@ -141,6 +158,49 @@ fn run_command(args: RunArgs) -> Result<String, String> {
         return Ok(format!("{line}\n{}", explain(&response, original)?));
     }
     Ok(line)
+}
+
+/// Compiling once is what makes a few hundred evaluations fit in seconds (a debug-built host
+/// takes about a second to compile the module); every line still gets a fresh instance.
+fn batch_command(args: BatchArgs) -> Result<(), String> {
+    let policy = Policy::compile(&read(&args.module)?)?;
+    let mut out = std::io::stdout().lock();
+    for line in std::io::stdin().lock().lines() {
+        let line = line.map_err(|e| format!("cannot read stdin: {e}"))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let answer = batch_line(&policy, args.allow_context_aware, &line)
+            .unwrap_or_else(|error| serde_json::json!({ "error": error }).to_string());
+        writeln!(out, "{answer}")
+            .and_then(|()| out.flush())
+            .map_err(|e| format!("cannot write stdout: {e}"))?;
+    }
+    Ok(())
+}
+
+fn batch_line(policy: &Policy, allow_context_aware: bool, line: &str) -> Result<String, String> {
+    let mut input: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
+    let request = admission_request(input["request"].take())?;
+    let settings = match input["settings"].take() {
+        Value::Null => Value::Object(Default::default()),
+        settings => settings,
+    };
+    let session = match input["session"].as_str() {
+        Some(text) => Some(Session::from_yaml(text)?),
+        None => None,
+    };
+    let evaluation = Evaluation {
+        request,
+        settings,
+        allow_context_aware,
+        session,
+    };
+    let response = run_compiled(policy, evaluation).map_err(|e| match e {
+        RunError::InvalidSettings(_) => e.to_string(),
+        RunError::Module(m) => format!("policy-host: {m}"),
+    })?;
+    serde_json::to_string(&response).map_err(|e| e.to_string())
 }
 
 /// The response in readable form: decision, warnings, each patch operation, the patched Pod.
