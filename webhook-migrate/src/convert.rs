@@ -61,13 +61,19 @@ fn key(name: &str) -> Value {
 /// The whole conversion; `Err` names the file and the field or flag at fault.
 pub fn convert(inputs: &Inputs) -> Result<Conversion, String> {
     let found = manifests::read(&inputs.manifests)?;
-    let (origin, argv) = command_line(inputs, &found)?;
-    let parsed = flags::parse(&argv).map_err(|e| format!("{origin}: {e}"))?;
     let mut b = Builder {
         settings: Mapping::new(),
         spec: Mapping::new(),
         notes: Vec::new(),
     };
+    let deployment = the_webhooks(
+        &found.deployments,
+        manifests::runs_the_webhook,
+        "Deployment",
+        &mut b,
+    )?;
+    let (origin, argv) = command_line(inputs, deployment)?;
+    let parsed = flags::parse(&argv).map_err(|e| format!("{origin}: {e}"))?;
     flag_settings(&parsed, &mut b);
     dropped_flags(&parsed, &mut b);
     config_map(&parsed, &found, &mut b)?;
@@ -87,24 +93,50 @@ pub fn convert(inputs: &Inputs) -> Result<Conversion, String> {
     })
 }
 
+/// With several objects of a kind (a `kubectl get … -A` dump), the webhook's one; the others are
+/// noted as ignored.
+fn the_webhooks<'a>(
+    objects: &'a [Object],
+    is_it: impl Fn(&Object) -> bool,
+    kind: &str,
+    b: &mut Builder,
+) -> Result<Option<&'a Object>, String> {
+    if objects.len() <= 1 {
+        return Ok(objects.first());
+    }
+    let chosen: Vec<&Object> = objects.iter().filter(|o| is_it(o)).collect();
+    let [one] = chosen[..] else {
+        let origins: Vec<&str> = objects.iter().map(|o| o.origin.as_str()).collect();
+        return Err(format!(
+            "{} {kind}s given ({}): cannot tell which is the webhook's; give it alone",
+            objects.len(),
+            origins.join(", ")
+        ));
+    };
+    for other in objects.iter().filter(|o| !std::ptr::eq(*o, one)) {
+        b.note(
+            format!("{} (ignored)", other.origin),
+            format!("not the webhook's {kind}"),
+        );
+    }
+    Ok(Some(one))
+}
+
 /// The webhook's argv: from exactly one of the Deployment and the direct args; none means the
 /// webhook run without flags.
-fn command_line(inputs: &Inputs, found: &Found) -> Result<(String, Vec<String>), String> {
-    match (&found.deployments[..], &inputs.args) {
-        ([], Some(args)) => Ok(args.clone()),
-        ([], None) => Ok(("the webhook's flags".to_owned(), Vec::new())),
-        ([deployment], None) => manifests::deployment_args(deployment, inputs.container.as_deref()),
-        ([deployment], Some((origin, _))) => Err(format!(
+fn command_line(
+    inputs: &Inputs,
+    deployment: Option<&Object>,
+) -> Result<(String, Vec<String>), String> {
+    match (deployment, &inputs.args) {
+        (None, Some(args)) => Ok(args.clone()),
+        (None, None) => Ok(("the webhook's flags".to_owned(), Vec::new())),
+        (Some(deployment), None) => {
+            manifests::deployment_args(deployment, inputs.container.as_deref())
+        }
+        (Some(deployment), Some((origin, _))) => Err(format!(
             "{} and {origin} both give the webhook's flags: give one",
             deployment.origin
-        )),
-        (many, _) => Err(format!(
-            "{} Deployments given ({}): give the webhook's only",
-            many.len(),
-            many.iter()
-                .map(|d| d.origin.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
         )),
     }
 }
@@ -429,15 +461,11 @@ const KUBEWARDEN_OWNS: [&str; 4] = [
 ];
 
 fn webhook_config(parsed: &Parsed, found: &Found, b: &mut Builder) -> Result<(), String> {
-    let mwc = match &found.webhook_configs[..] {
-        [] => return readme_defaults(parsed, b),
-        [mwc] => mwc,
-        many => {
-            return Err(format!(
-                "{} MutatingWebhookConfigurations given: give the webhook's only",
-                many.len()
-            ));
-        }
+    let service = parsed.get("service-name").unwrap_or("pod-identity-webhook");
+    let calls = |mwc: &Object| manifests::calls(mwc, service);
+    let kind = "MutatingWebhookConfiguration";
+    let Some(mwc) = the_webhooks(&found.webhook_configs, calls, kind, b)? else {
+        return readme_defaults(parsed, b);
     };
     let at = &mwc.origin;
     let webhook = match mwc.value["webhooks"].as_sequence().map(Vec::as_slice) {

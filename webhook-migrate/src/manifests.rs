@@ -77,6 +77,24 @@ fn add(path: &str, number: usize, value: Value, found: &mut Found) -> Result<(),
     Ok(())
 }
 
+/// Whether a Deployment runs the webhook: one of its containers looks like it.
+pub fn runs_the_webhook(deployment: &Object) -> bool {
+    deployment.value["spec"]["template"]["spec"]["containers"]
+        .as_sequence()
+        .is_some_and(|containers| containers.iter().any(looks_like_the_webhook))
+}
+
+/// Whether a MutatingWebhookConfiguration calls the webhook's Service.
+pub fn calls(configuration: &Object, service: &str) -> bool {
+    configuration.value["webhooks"]
+        .as_sequence()
+        .is_some_and(|webhooks| {
+            webhooks
+                .iter()
+                .any(|w| w["clientConfig"]["service"]["name"].as_str() == Some(service))
+        })
+}
+
 /// The names under which the webhook's image and container are published.
 fn looks_like_the_webhook(container: &Value) -> bool {
     let image = container["image"].as_str().unwrap_or_default();

@@ -591,3 +591,52 @@ fn an_args_file_is_a_yaml_list_or_one_flag_a_line() {
     assert_eq!(list, ["--port=1", "--v=2"]);
     assert_eq!(lines, list);
 }
+
+#[test]
+fn from_a_dump_of_every_deployment_and_configuration_the_webhooks_are_picked() {
+    let dump = concat!(
+        "kind: List\nitems:\n",
+        "- kind: Deployment\n  metadata: {name: coredns, namespace: kube-system}\n",
+        "  spec: {template: {spec: {containers: [{name: coredns, image: coredns:1.11}]}}}\n",
+        "- kind: Deployment\n  metadata: {name: pod-identity-webhook, namespace: kube-system}\n",
+        "  spec: {template: {spec: {containers: [{name: w, image: 'amazon/amazon-eks-pod-identity-webhook:v0.6.17', command: [/webhook, --aws-default-region=eu-west-1]}]}}}\n",
+        "- kind: MutatingWebhookConfiguration\n  metadata: {name: cert-manager-webhook}\n",
+        "  webhooks: [{name: a, clientConfig: {service: {name: cert-manager-webhook}}}]\n",
+        "- kind: MutatingWebhookConfiguration\n  metadata: {name: pod-identity-webhook}\n",
+        "  webhooks: [{name: b, failurePolicy: Ignore, clientConfig: {service: {name: pod-identity-webhook}}, rules: [{operations: [CREATE], apiGroups: [''], apiVersions: [v1], resources: [pods]}], objectSelector: {matchExpressions: [{key: eks.amazonaws.com/skip-pod-identity-webhook, operator: DoesNotExist}]}}]\n",
+    );
+    let inputs = Inputs {
+        manifests: vec![("dump.yaml".to_owned(), dump.to_owned())],
+        ..Inputs::default()
+    };
+    let conversion = convert(&inputs).unwrap();
+    assert_eq!(
+        render::settings_json(&conversion).unwrap(),
+        "{\"awsDefaultRegion\":\"eu-west-1\"}\n"
+    );
+    let subjects: Vec<&str> = conversion
+        .notes
+        .iter()
+        .map(|n| n.subject.as_str())
+        .collect();
+    assert_eq!(
+        subjects,
+        [
+            "dump.yaml: Deployment kube-system/coredns (ignored)",
+            "dump.yaml: MutatingWebhookConfiguration cert-manager-webhook (ignored)",
+            "dump.yaml: MutatingWebhookConfiguration pod-identity-webhook: webhooks[0].name, clientConfig",
+        ]
+    );
+    let two = Inputs {
+        manifests: vec![(
+            "d.yaml".to_owned(),
+            "kind: Deployment\nmetadata: {name: a}\n---\nkind: Deployment\nmetadata: {name: b}\n"
+                .to_owned(),
+        )],
+        ..Inputs::default()
+    };
+    assert_eq!(
+        convert(&two),
+        Err("2 Deployments given (d.yaml: Deployment a, d.yaml: Deployment b): cannot tell which is the webhook's; give it alone".to_owned())
+    );
+}
