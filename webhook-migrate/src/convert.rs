@@ -208,10 +208,24 @@ fn config_map(parsed: &Parsed, found: &Found, b: &mut Builder) -> Result<(), Str
     let namespace = parsed.get("namespace").unwrap_or("eks");
     let watch = parsed.flag("watch-config-map");
     let mut read = Vec::new();
-    for cm in &found.config_maps {
-        let why = if cm.name() != CONFIG_MAP {
-            format!("the webhook reads only the ConfigMap named {CONFIG_MAP}")
-        } else if cm.namespace().is_some_and(|ns| ns != namespace) {
+    let others = found
+        .config_maps
+        .iter()
+        .filter(|cm| cm.name() != CONFIG_MAP)
+        .count();
+    if others > 0 {
+        // One line, not one per ConfigMap of a whole-cluster dump.
+        b.note(
+            format!("{others} other ConfigMap(s) (ignored)"),
+            format!("the webhook reads only the ConfigMap named {CONFIG_MAP}"),
+        );
+    }
+    for cm in found
+        .config_maps
+        .iter()
+        .filter(|cm| cm.name() == CONFIG_MAP)
+    {
+        let why = if cm.namespace().is_some_and(|ns| ns != namespace) {
             format!("the webhook reads the one in its --namespace, {namespace}")
         } else if !watch {
             "the webhook reads no ConfigMap without --watch-config-map: its mappings were not in effect".to_owned()

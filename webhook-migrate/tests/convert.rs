@@ -600,6 +600,7 @@ fn from_a_dump_of_every_deployment_and_configuration_the_webhooks_are_picked() {
         "  spec: {template: {spec: {containers: [{name: coredns, image: coredns:1.11}]}}}\n",
         "- kind: Deployment\n  metadata: {name: pod-identity-webhook, namespace: kube-system}\n",
         "  spec: {template: {spec: {containers: [{name: w, image: 'amazon/amazon-eks-pod-identity-webhook:v0.6.17', command: [/webhook, --aws-default-region=eu-west-1]}]}}}\n",
+        "- kind: ConfigMap\n  metadata: {name: coredns, namespace: kube-system}\n",
         "- kind: MutatingWebhookConfiguration\n  metadata: {name: cert-manager-webhook}\n",
         "  webhooks: [{name: a, clientConfig: {service: {name: cert-manager-webhook}}}]\n",
         "- kind: MutatingWebhookConfiguration\n  metadata: {name: pod-identity-webhook}\n",
@@ -623,6 +624,7 @@ fn from_a_dump_of_every_deployment_and_configuration_the_webhooks_are_picked() {
         subjects,
         [
             "dump.yaml: Deployment kube-system/coredns (ignored)",
+            "1 other ConfigMap(s) (ignored)",
             "dump.yaml: MutatingWebhookConfiguration cert-manager-webhook (ignored)",
             "dump.yaml: MutatingWebhookConfiguration pod-identity-webhook: webhooks[0].name, clientConfig",
         ]
