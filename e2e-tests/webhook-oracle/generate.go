@@ -103,6 +103,10 @@ func (g gen) flags(c *Case, prefix string) []string {
 // configMap is the pod-identity-webhook ConfigMap's `config`: entries by "<namespace>/<name>",
 // the namespace possibly "*", with the webhook's own field names.
 func (g gen) configMap() string {
+	if g.chance(0.03) {
+		// The webhook logs that it cannot read it and maps nothing.
+		return `{"team-a/app": {"RoleARN": "arn:aws:iam::111122223333:role/app"`
+	}
 	entries := map[string]map[string]any{}
 	for n := g.r.Intn(4); n > 0; n-- {
 		ns := g.pick(append([]string{"*"}, namespaces...))
@@ -126,6 +130,10 @@ func (g gen) identities(namespace string) json.RawMessage {
 	type identity struct {
 		Namespace      string `json:"namespace"`
 		ServiceAccount string `json:"serviceAccount"`
+	}
+	if g.chance(0.03) {
+		// An empty file: the webhook's loader clears the identities.
+		return json.RawMessage{}
 	}
 	var ids []identity
 	for n := g.r.Intn(3); n >= 0; n-- {
@@ -176,6 +184,10 @@ func (g gen) pod(prefix, namespace, saName string) map[string]any {
 	}
 	if g.chance(0.3) {
 		annotations[prefix+"/token-expiration"] = g.pick(expirations)
+	}
+	if g.chance(0.05) {
+		// Honoured only with the policy's allowPodRoleArn (off here), like the webhook: ignored.
+		annotations[prefix+"/role-arn"] = g.pick(roleARNs)
 	}
 	if g.chance(0.1) {
 		annotations["kubectl.kubernetes.io/default-container"] = "app"
@@ -234,6 +246,10 @@ func (g gen) containers(n int, init bool) []any {
 		}
 		if env := g.env(); env != nil {
 			c["env"] = env
+		}
+		if g.chance(0.1) {
+			// Neither side looks at envFrom: a ConfigMap's AWS_ROLE_ARN does not count as set.
+			c["envFrom"] = []any{map[string]any{"configMapRef": map[string]any{"name": "aws-env"}}}
 		}
 		if mounts := g.mounts(); mounts != nil {
 			c["volumeMounts"] = mounts
