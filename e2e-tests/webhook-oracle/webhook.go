@@ -2,13 +2,13 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"math/rand"
 
 	"github.com/aws/amazon-eks-pod-identity-webhook/pkg"
 	"github.com/aws/amazon-eks-pod-identity-webhook/pkg/cache"
 	"github.com/aws/amazon-eks-pod-identity-webhook/pkg/containercredentials"
 	"github.com/aws/amazon-eks-pod-identity-webhook/pkg/handler"
+	"github.com/go-logr/logr"
 	flag "github.com/spf13/pflag"
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	"k8s.io/api/admission/v1beta1"
@@ -23,8 +23,7 @@ import (
 
 // The webhook logs every mutation and every odd annotation; the report says what matters.
 func init() {
-	klog.LogToStderr(false)
-	klog.SetOutput(io.Discard)
+	klog.SetLogger(logr.Discard())
 }
 
 // WebhookFlags are the flags of the webhook's main.go that shape a mutation, with its names and
