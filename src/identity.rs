@@ -225,13 +225,10 @@ impl<'a> Sources<'a> {
                 "role ARN {role_arn:?} for {who} does not look like an IAM role ARN; it is injected as is"
             ));
         }
-        // The EKS webhook takes a role and its values from one place: the SA's annotations, or
-        // the ConfigMap entry (whose values then win over the SA's annotations).
-        let audience = match mapping {
-            Some(mapping) => mapping.audience.as_deref(),
-            None => self.sa_annotation("audience"),
-        };
-        let audience = audience.unwrap_or(&settings.token_audience);
+        let audience = self
+            .sa_annotation("audience")
+            .or_else(|| mapping.and_then(|m| m.audience.as_deref()))
+            .unwrap_or(&settings.token_audience);
         let identity = self.identity(None, role_arn, mapping);
         let session_name = settings.role_session_name == RoleSessionName::PodName;
         Some(Identity {
@@ -258,9 +255,8 @@ impl<'a> Sources<'a> {
     }
 
     /// The identity of `credential`, with container credentials' paths and audience when `cc` is
-    /// given, and the values both modes read alike: regional STS, expiration and region. With a
-    /// `mapping` (the role's source, or the stand-in for an unread SA), regional STS and the
-    /// expiration are the mapping's, never the SA's annotations.
+    /// given, and the values both modes read alike: regional STS, expiration and region (a
+    /// mapping's, where the SA has none).
     fn identity(
         &mut self,
         cc: Option<&'a ContainerCredentials>,
@@ -285,13 +281,11 @@ impl<'a> Sources<'a> {
             ),
         };
         let region = self.sa_annotation("region").filter(|r| !r.is_empty());
-        let regional_sts = match mapping {
-            Some(mapping) => mapping.sts_regional_endpoints,
-            None => self
-                .sa_annotation("sts-regional-endpoints")
-                .and_then(parse::go_bool),
-        };
-        let regional_sts = regional_sts.unwrap_or(settings.sts_regional_endpoints);
+        let regional_sts = self
+            .sa_annotation("sts-regional-endpoints")
+            .and_then(parse::go_bool)
+            .or(mapping.and_then(|m| m.sts_regional_endpoints))
+            .unwrap_or(settings.sts_regional_endpoints);
         Identity {
             mode,
             credential,
@@ -300,7 +294,7 @@ impl<'a> Sources<'a> {
             mount_path,
             token_path,
             audience,
-            expiration_seconds: self.expiration(mapping),
+            expiration_seconds: self.expiration(mapping.and_then(|m| m.token_expiration)),
             regional_sts,
             // A non-empty SA `<prefix>/region` replaces `awsDefaultRegion`.
             region: region.unwrap_or(&settings.aws_default_region),
@@ -310,18 +304,12 @@ impl<'a> Sources<'a> {
         }
     }
 
-    /// Pod annotation, then the mapping's when there is one, else the SA annotation (integers
-    /// only), then `tokenExpiration`; clamped.
-    fn expiration(&mut self, mapping: Option<&RoleMapping>) -> i64 {
+    /// Pod annotation, SA annotation (integers only), then `fallback`; clamped.
+    fn expiration(&mut self, fallback: Option<i64>) -> i64 {
         let settings = self.settings;
-        let fallback = mapping.and_then(|m| m.token_expiration);
-        let sa = match mapping {
-            Some(_) => None,
-            None => self.sa_annotation("token-expiration"),
-        };
         let asked = [
             ("Pod", self.pod.annotations.get("token-expiration")),
-            ("ServiceAccount", sa),
+            ("ServiceAccount", self.sa_annotation("token-expiration")),
         ]
         .into_iter()
         .find_map(|(on, value)| value.and_then(parse::go_int).map(|v| (on, v)));

@@ -113,21 +113,6 @@ fn cases() -> Vec<Case> {
             Mutated(pod(json!({"containers": [injected("app", [vec![env("AWS_STS_REGIONAL_ENDPOINTS", "regional")], web_pair(ROLE, TOKEN_FILE)].concat())],
                 "volumes": [token_volume("aws-iam-token", Some("mapped"), 3600, "token")]}))))
             .settings(mapping("team-a/app", json!({"roleArn": ROLE, "audience": "mapped", "stsRegionalEndpoints": true, "tokenExpiration": 3600}))),
-        // The EKS webhook's cache: an SA without a role is passed over whole for the ConfigMap entry.
-        case("a mapping's role comes with the settings' values, not the SA's annotations", create(pod(json!({}))),
-            vec![sa(json!({"eks.amazonaws.com/audience": "from-sa", "eks.amazonaws.com/sts-regional-endpoints": "true", "eks.amazonaws.com/token-expiration": "3600"}))],
-            Mutated(default_injected()))
-            .settings(mapping("team-a/app", json!({"roleArn": ROLE}))),
-        case("a mapping's own values win over the SA's annotations", create(pod(json!({}))),
-            vec![sa(json!({"eks.amazonaws.com/audience": "from-sa", "eks.amazonaws.com/sts-regional-endpoints": "false", "eks.amazonaws.com/token-expiration": "7200"}))],
-            Mutated(pod(json!({"containers": [injected("app", [vec![env("AWS_STS_REGIONAL_ENDPOINTS", "regional")], web_pair(ROLE, TOKEN_FILE)].concat())],
-                "volumes": [token_volume("aws-iam-token", Some("mapped"), 3600, "token")]}))))
-            .settings(mapping("team-a/app", json!({"roleArn": ROLE, "audience": "mapped", "stsRegionalEndpoints": true, "tokenExpiration": 3600}))),
-        case("a mapping's role still takes the Pod's token-expiration", create(with_annotations(pod(json!({})), json!({"eks.amazonaws.com/token-expiration": "7200"}))),
-            vec![sa(json!({"eks.amazonaws.com/token-expiration": "3600"}))],
-            Mutated(with_annotations(pod(json!({"containers": [injected("app", web_pair(ROLE, TOKEN_FILE))],
-                "volumes": [token_volume("aws-iam-token", Some("sts.amazonaws.com"), 7200, "token")]})), json!({"eks.amazonaws.com/token-expiration": "7200"}))))
-            .settings(mapping("team-a/app", json!({"roleArn": ROLE, "tokenExpiration": 1800}))),
         case("an unreadable SA still lets the mapping apply, with a warning", create(pod(json!({}))), vec![not_found(), not_found()], Mutated(default_injected()))
             .settings(mapping("team-a/app", json!({"roleArn": ROLE})))
             .warns(&["could not read ServiceAccount team-a/app: Cannot find v1/ServiceAccount named 'app' inside of namespace 'team-a'; continuing without its annotations"]),

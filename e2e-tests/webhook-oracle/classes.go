@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"strconv"
 	"strings"
 
 	"github.com/aws/amazon-eks-pod-identity-webhook/pkg"
@@ -130,6 +131,27 @@ var Classes = []Class{
 		},
 	},
 	{
+		// The contract (BEHAVIOUR.md §3.2) reads a ServiceAccount's audience, regional STS and
+		// lifetime annotations before a mapping's values; the webhook's cache passes over a
+		// ServiceAccount without a role whole and takes its ConfigMap entry as it is.
+		Name: "serviceaccount-annotations-over-mapping",
+		Applies: func(c *Case, f WebhookFlags) bool {
+			key := mappedKey(c, f)
+			return key != "" && len(saValues(c, f)) > 0
+		},
+		Rewrite: func(c *Case, f WebhookFlags) {
+			key, values := mappedKey(c, f), saValues(c, f)
+			c.ConfigMap = editConfigMap(c, f, func(k string, entry map[string]any) {
+				if k != key {
+					return
+				}
+				for lower, value := range values {
+					setField(entry, lower, goFieldNames[lower], value)
+				}
+			})
+		},
+	},
+	{
 		Name: "mappings-fill-absent-fields",
 		Applies: func(c *Case, f WebhookFlags) bool {
 			applies := false
@@ -154,14 +176,14 @@ var Classes = []Class{
 		Applies: func(c *Case, f WebhookFlags) bool {
 			applies := false
 			editConfigMap(c, f, func(_ string, entry map[string]any) {
-				seconds, _ := field(entry, "tokenexpiration").(float64)
+				seconds := entrySeconds(entry)
 				applies = applies || (seconds != 0 && seconds < float64(pkg.MinTokenExpiration))
 			})
 			return applies
 		},
 		Rewrite: func(c *Case, f WebhookFlags) {
 			c.ConfigMap = editConfigMap(c, f, func(_ string, entry map[string]any) {
-				seconds, _ := field(entry, "tokenexpiration").(float64)
+				seconds := entrySeconds(entry)
 				if seconds != 0 && seconds < float64(pkg.MinTokenExpiration) {
 					setField(entry, "tokenexpiration", "TokenExpiration", pkg.MinTokenExpiration)
 				}
@@ -183,8 +205,8 @@ var Classes = []Class{
 				c.ConfigMap = "{}"
 				f.WatchConfigMap = true
 			}
-			entries := map[string]map[string]any{}
-			if json.Unmarshal([]byte(c.ConfigMap), &entries) != nil {
+			entries, ok := configMapEntries(c.ConfigMap)
+			if !ok {
 				entries = map[string]map[string]any{}
 			}
 			entry := entries[key]
@@ -195,7 +217,7 @@ var Classes = []Class{
 			if !has(entry, "useregionalsts") {
 				entry["UseRegionalSTS"] = f.RegionalSTS
 			}
-			if seconds, _ := field(entry, "tokenexpiration").(float64); seconds == 0 {
+			if seconds := entrySeconds(entry); seconds == 0 {
 				setField(entry, "tokenexpiration", "TokenExpiration", pkg.ValidateMinTokenExpiration(f.TokenExpiration))
 			}
 			data, _ := json.Marshal(entries)
@@ -238,8 +260,8 @@ func editConfigMap(c *Case, f WebhookFlags, edit func(key string, entry map[stri
 	if !f.WatchConfigMap {
 		return c.ConfigMap
 	}
-	var entries map[string]map[string]any
-	if json.Unmarshal([]byte(c.ConfigMap), &entries) != nil {
+	entries, ok := configMapEntries(c.ConfigMap)
+	if !ok {
 		return c.ConfigMap
 	}
 	for _, key := range sortedKeys(entries) {
@@ -330,4 +352,75 @@ func identityListed(c *Case, namespace, name string) bool {
 		}
 	}
 	return false
+}
+
+// goFieldNames are the ConfigMap entry's Go field names, by their lowercased form.
+var goFieldNames = map[string]string{
+	"audience": "Audience", "useregionalsts": "UseRegionalSTS", "tokenexpiration": "TokenExpiration",
+}
+
+// mappedKey is the ConfigMap key whose role the webhook uses for the case's web identity (the
+// exact entry, else the `*/<sa>` one), or "" when the role does not come from the ConfigMap: the
+// ServiceAccount is not read, has a role of its own, or uses container credentials.
+func mappedKey(c *Case, f WebhookFlags) string {
+	name := policySAName(c.Pod)
+	if !f.WatchConfigMap || !policyReadsSA(c) || (f.CCConfigPath != "" && identityListed(c, c.Namespace, name)) ||
+		c.ServiceAccount.Annotations[f.AnnotationPrefix+"/role-arn"] != "" {
+		return ""
+	}
+	var entries map[string]map[string]any
+	if json.Unmarshal([]byte(c.ConfigMap), &entries) != nil {
+		return ""
+	}
+	for _, key := range []string{c.Namespace + "/" + name, "*/" + name} {
+		if entry, ok := entries[key]; ok {
+			if role, _ := field(entry, "rolearn").(string); role != "" {
+				return key
+			}
+			return ""
+		}
+	}
+	return ""
+}
+
+// saValues are the ServiceAccount's annotations that the policy reads before a mapping's values,
+// as the webhook's cache would parse them (strconv.ParseBool, ParseInt base 10, raised to 600).
+func saValues(c *Case, f WebhookFlags) map[string]any {
+	values := map[string]any{}
+	annotations := c.ServiceAccount.Annotations
+	if audience, ok := annotations[f.AnnotationPrefix+"/audience"]; ok {
+		values["audience"] = audience
+	}
+	if regional, err := strconv.ParseBool(annotations[f.AnnotationPrefix+"/sts-regional-endpoints"]); err == nil {
+		values["useregionalsts"] = regional
+	}
+	if seconds, err := strconv.ParseInt(annotations[f.AnnotationPrefix+"/token-expiration"], 10, 64); err == nil {
+		values["tokenexpiration"] = pkg.ValidateMinTokenExpiration(seconds)
+	}
+	return values
+}
+
+// configMapEntries decodes the ConfigMap's entries keeping numbers as written (json.Number): a
+// lifetime such as 9223372036854775807 would not survive a float64 and re-encoded would no longer
+// fit the webhook's int64, which then drops the whole ConfigMap.
+func configMapEntries(config string) (map[string]map[string]any, bool) {
+	decoder := json.NewDecoder(strings.NewReader(config))
+	decoder.UseNumber()
+	var entries map[string]map[string]any
+	if decoder.Decode(&entries) != nil {
+		return nil, false
+	}
+	return entries, true
+}
+
+// entrySeconds is the entry's TokenExpiration as a number (0 when absent or not a number).
+func entrySeconds(entry map[string]any) float64 {
+	switch value := field(entry, "tokenexpiration").(type) {
+	case float64:
+		return value
+	case json.Number:
+		seconds, _ := value.Float64()
+		return seconds
+	}
+	return 0
 }
