@@ -140,8 +140,9 @@ $(SDK_DIR)/go-probe-%: $(SDK_GO)/go.mod $(SDK_GO)/go.sum $(SDK_GO)/%/main.go
 	@echo "building the AWS SDK for Go $* probe..."
 	cd $(SDK_GO) && go build -mod=readonly -buildvcs=false -trimpath -o $@ ./$*
 
-# The Java probes: Maven resolves each classpath from Maven Central into ~/.m2 (Java v2 with
-# and without the sts module, Java v1); javac compiles the probes; the suite runs `java -cp`.
+# The Java probes: Maven resolves each classpath from Maven Central into ~/.m2 (Java v2 and
+# Java v1, each with and without its sts module); javac compiles the probes; the suite runs
+# `java -cp`.
 SDK_MVN = mvn -q -B -Dstyle.color=never dependency:build-classpath
 $(SDK_JAVA_BUILT): $(SDK_JAVA)/v2/pom.xml $(SDK_JAVA)/v1/pom.xml $(wildcard $(SDK_JAVA)/v2/*.java $(SDK_JAVA)/v1/*.java)
 	@for tool in mvn javac java keytool; do command -v $$tool >/dev/null || { echo "the Java SDK probes need $$tool on PATH (a JDK 17 and Maven; CONTRIBUTING.md: Testing)"; exit 1; }; done
@@ -150,6 +151,7 @@ $(SDK_JAVA_BUILT): $(SDK_JAVA)/v2/pom.xml $(SDK_JAVA)/v1/pom.xml $(wildcard $(SD
 	$(SDK_MVN) -f $(SDK_JAVA)/v2/pom.xml -Dmdep.outputFile=$(SDK_DIR)/java/v2.classpath
 	$(SDK_MVN) -f $(SDK_JAVA)/v2/pom.xml -DexcludeArtifactIds=sts -Dmdep.outputFile=$(SDK_DIR)/java/v2-no-sts.classpath
 	$(SDK_MVN) -f $(SDK_JAVA)/v1/pom.xml -Dmdep.outputFile=$(SDK_DIR)/java/v1.classpath
+	$(SDK_MVN) -f $(SDK_JAVA)/v1/pom.xml -DexcludeArtifactIds=aws-java-sdk-sts -Dmdep.outputFile=$(SDK_DIR)/java/v1-no-sts.classpath
 	javac --release 17 -d $(SDK_DIR)/java/v2 -cp "$$(cat $(SDK_DIR)/java/v2.classpath)" $(SDK_JAVA)/v2/*.java
 	javac --release 17 -d $(SDK_DIR)/java/v1 -cp "$$(cat $(SDK_DIR)/java/v1.classpath)" $(SDK_JAVA)/v1/*.java
 	touch $@

@@ -40,7 +40,7 @@ SDK_TITLES = {"boto3": "boto3", "aws-cli": "AWS CLI v1", "js": "JavaScript v3", 
               "go-v2": "Go v2", "go-v1": "Go v1", "java-v2": "Java v2", "java-v1": "Java v1"}
 # Probes that stand for an SDK in a build that differs from the column's (docs/sdks.md shows
 # them in that column): Java v2 without the `sts` module on the classpath.
-VARIANTS = {"java-v2-no-sts": "java-v2"}
+VARIANTS = {"java-v2-no-sts": "java-v2", "java-v1-no-sts": "java-v1"}
 # The node's instance profile role, as GetCallerIdentity names the credentials the instance
 # metadata service hands out (the EC2 user guide's "IAM roles for Amazon EC2").
 NODE_INSTANCE = "i-0a1b2c3d4e5f60718"
@@ -59,6 +59,7 @@ DEFAULT_SESSION = {
     "java-v2": r"aws-sdk-java-\d{13}",
     "java-v2-no-sts": r"aws-sdk-java-\d{13}",
     "java-v1": r"aws-sdk-java-\d{13}",
+    "java-v1-no-sts": r"aws-sdk-java-\d{13}",
 }
 
 
@@ -281,12 +282,14 @@ CASES = [
     Case("regional STS without a region", {"stsRegionalEndpoints": True}, pod("app"),
          {**NO_REGION, "java-v1": Ok(REGIONAL, imds=("region",))}, imds_off=NO_REGION_IMDS_OFF),
     # An application built without the sts module (AWS's guide says web identity needs it).
-    Case("Java v2 without the sts module", REGIONAL_SETTINGS, pod("app"),
-         {"java-v2-no-sts": Ok(REGIONAL, via="imds")},
-         imds_off={"java-v2-no-sts": Fails(JAVA_NO_CREDENTIALS)}),
-    Case("Java v2 without the sts module, container credentials",
+    Case("Java without the sts module", REGIONAL_SETTINGS, pod("app"),
+         {"java-v2-no-sts": Ok(REGIONAL, via="imds"), "java-v1-no-sts": Ok(REGIONAL, via="imds")},
+         imds_off={"java-v2-no-sts": Fails("To use web identity tokens, the 'sts' service module must be on the class path"),
+                   "java-v1-no-sts": Fails("To use assume role profiles the aws-java-sdk-sts module must be on the class path")}),
+    Case("Java without the sts module, container credentials",
          {**REGIONAL_SETTINGS, "containerCredentials": {"identities": [{"namespace": "team-a", "serviceAccount": "agent"}]}},
-         pod("agent", sa="agent"), {"java-v2-no-sts": Ok(REGIONAL, via="agent")}, sa_annotations={}),
+         pod("agent", sa="agent"),
+         {"java-v2-no-sts": Ok(REGIONAL, via="agent"), "java-v1-no-sts": Ok(REGIONAL, via="agent")}, sa_annotations={}),
     # What Java v1 needs for the IPv6 agent, and what AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6
     # costs the others: their instance metadata client moves to [fd00:ec2::254].
     Case("container credentials (IPv6 agent, ipv6EndpointMode)",

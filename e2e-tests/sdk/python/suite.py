@@ -218,6 +218,7 @@ class Suite:
             "java-v2": self.java("v2", "v2", "StsProbe"),
             "java-v2-no-sts": self.java("v2", "v2-no-sts", "NoStsProbe"),
             "java-v1": self.java("v1", "v1", "Probe"),
+            "java-v1-no-sts": self.java("v1", "v1-no-sts", "NoStsProbe"),
         }[sdk]
 
     def java(self, classes: str, classpath: str, main: str) -> tuple[list[str], dict[str, str]]:
