@@ -9,6 +9,7 @@
 #   make fuzz         both fuzz targets for FUZZ_SECONDS each (default 300)
 #   make irsa-oidc    the self-hosted issuer tool (docs/self-hosted.md)
 #   make webhook-migrate  the converter from a running EKS webhook (docs/migration.md)
+#   make migration-equality  the converter proven by the webhook's code: random configurations and Pods
 CARGO ?= cargo
 # Build outputs live where cargo puts them: honour CARGO_TARGET_DIR.
 TARGET_DIR := $(abspath $(or $(CARGO_TARGET_DIR),target))
@@ -36,7 +37,7 @@ MISSING_CLUSTER_TOOLS := $(strip $(foreach tool,$(CLUSTER_TOOLS),$(if $(shell co
 WASM_TARGET = @if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx wasm32-wasip1; then \
 	  echo "adding the wasm32-wasip1 target with rustup..."; rustup target add wasm32-wasip1 || exit 1; fi
 
-.PHONY: all host webhook-oracle bench-host bench-reader fmt lint unit-tests test test-tools e2e-tests cluster-test cluster-test-if-tools sdk-test sdk-test-if-root sdk-tools run bench fuzz irsa-oidc artifacthub clean
+.PHONY: all host webhook-oracle migration-equality bench-host bench-reader fmt lint unit-tests test test-tools e2e-tests cluster-test cluster-test-if-tools sdk-test sdk-test-if-root sdk-tools run bench fuzz irsa-oidc artifacthub clean
 
 all: policy.wasm
 
@@ -182,11 +183,23 @@ webhook-oracle: $(E2E_POLICY) $(if $(findstring $(HOST),$(KWCTL)),host)
 	@command -v go >/dev/null || { echo "the webhook oracle needs Go (https://go.dev/dl/)"; exit 1; }
 	cd $(ORACLE_DIR) && go build -mod=readonly -buildvcs=false -o $(ORACLE) . && go vet . && go test . && { ! gofmt -l . | grep .; }
 	rm -rf $(ORACLE_FAILURES)
-	$(ORACLE) -engine $(KWCTL) -policy $(CURDIR)/$(E2E_POLICY) $(if $(findstring $(HOST),$(KWCTL)),-batch) \
-	  -n $(REFDIFF_N) -seed $(REFDIFF_SEED) -failures $(ORACLE_FAILURES) \
+	$(ORACLE_RUN) -n $(REFDIFF_N) -seed $(REFDIFF_SEED) -failures $(ORACLE_FAILURES)
+
+ORACLE_RUN = $(ORACLE) -engine $(KWCTL) -policy $(CURDIR)/$(E2E_POLICY) $(if $(findstring $(HOST),$(KWCTL)),-batch) \
 	  -webhook-dir "$$(cd $(ORACLE_DIR) && go list -m -f '{{.Dir}}' github.com/aws/amazon-eks-pod-identity-webhook)"
 
-test: test-tools fmt lint unit-tests e2e-tests webhook-oracle sdk-test-if-root cluster-test-if-tools
+# The converter's proof of equality (docs/migration.md): random flag sets, ConfigMaps and
+# identities files go through `webhook-migrate convert --settings-only`; the webhook runs with
+# the originals, the policy with the converted settings, on random Pods; then both orders of
+# side by side are measured (the second must add nothing where both decide alike).
+MIGRATION_N ?= 500
+MIGRATION_SEED ?= 30
+migration-equality: webhook-oracle
+	$(CARGO) build --locked -p webhook-migrate
+	$(ORACLE_RUN) -n $(MIGRATION_N) -seed $(MIGRATION_SEED) -failures $(ORACLE_FAILURES)-migration \
+	  -converter $(TARGET_DIR)/debug/webhook-migrate -side-by-side
+
+test: test-tools fmt lint unit-tests e2e-tests webhook-oracle migration-equality sdk-test-if-root cluster-test-if-tools
 
 # With kwctl (seconds): its AdmissionResponse, the patch decoded. Without it,
 # policy-host is built (minutes, once) and explains the patch itself.

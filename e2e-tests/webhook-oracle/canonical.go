@@ -22,8 +22,12 @@ func Canonical(raw []byte) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Numbers stay as written (json.Number): a lifetime near 2^63 must survive being handed on
+	// (side by side) and compare exactly.
+	decoder := json.NewDecoder(bytes.NewReader(typed))
+	decoder.UseNumber()
 	var generic map[string]any
-	if err := json.Unmarshal(typed, &generic); err != nil {
+	if err := decoder.Decode(&generic); err != nil {
 		return nil, err
 	}
 	pruned, _ := prune(generic).(map[string]any)

@@ -26,6 +26,10 @@ type Class struct {
 	// NotCalled: the webhook is never called for such a Pod where it is deployed (its
 	// objectSelector), so the expected answer is the Pod unchanged.
 	NotCalled bool
+	// BuiltInSettings: the difference comes from how PolicySettings writes a ConfigMap entry
+	// (fields left to the policy's defaults, a lifetime raised to 600); the converter writes
+	// every field or refuses the entry, so with -converter the class is not forgiven.
+	BuiltInSettings bool
 }
 
 // Classes in the order their rewrites are applied.
@@ -152,7 +156,8 @@ var Classes = []Class{
 		},
 	},
 	{
-		Name: "mappings-fill-absent-fields",
+		Name:            "mappings-fill-absent-fields",
+		BuiltInSettings: true,
 		Applies: func(c *Case, f WebhookFlags) bool {
 			applies := false
 			editConfigMap(c, f, func(_ string, entry map[string]any) {
@@ -172,7 +177,8 @@ var Classes = []Class{
 		},
 	},
 	{
-		Name: "configmap-expiration-below-600",
+		Name:            "configmap-expiration-below-600",
+		BuiltInSettings: true,
 		Applies: func(c *Case, f WebhookFlags) bool {
 			applies := false
 			editConfigMap(c, f, func(_ string, entry map[string]any) {
@@ -194,11 +200,12 @@ var Classes = []Class{
 		Name: "container-credentials-unread-serviceaccount",
 		Applies: func(c *Case, f WebhookFlags) bool {
 			return f.CCConfigPath != "" && !policyReadsSA(c) &&
-				identityListed(c, c.Namespace, policySAName(c.Pod))
+				identityListed(c, c.Namespace, policySAName(c.Pod)) && !exactEntry(c, f)
 		},
 		Rewrite: func(c *Case, f WebhookFlags) {
-			// The webhook would then take regional STS and the lifetime from the exact entry,
-			// as the policy takes them from the exact mapping or else the settings.
+			// The webhook would then take regional STS and the lifetime from an exact entry, as
+			// the policy takes them from the settings (an exact entry that exists is read alike
+			// by both, its absent fields aside: mappings-fill-absent-fields).
 			key := c.Namespace + "/" + policySAName(c.Pod)
 			if !f.WatchConfigMap {
 				c.Flags = append(c.Flags, "--watch-config-map")
@@ -423,4 +430,41 @@ func entrySeconds(entry map[string]any) float64 {
 		return seconds
 	}
 	return 0
+}
+
+// refusalExplained names the documented reason (docs/migration.md) for which the converter refuses
+// the case's configuration, or "" when the refusal is not one of them: a ConfigMap `config` that
+// is not JSON (the webhook logs it and maps nothing: the user's mappings are lost), or a lifetime
+// below 600 s, which the webhook writes into Pods unclamped and the API server then refuses.
+func refusalExplained(c *Case, message string) string {
+	f, err := ParseWebhookFlags(c.Flags)
+	if err != nil {
+		return ""
+	}
+	if f.WatchConfigMap && !json.Valid([]byte(c.ConfigMap)) && strings.Contains(message, "data.config: not valid JSON") {
+		return "converter-refuses-malformed-configmap"
+	}
+	if !strings.Contains(message, ".TokenExpiration: ") || !strings.Contains(message, "is below 600") {
+		return ""
+	}
+	below := false
+	editConfigMap(c, f, func(_ string, entry map[string]any) {
+		seconds := entrySeconds(entry)
+		below = below || (seconds != 0 && seconds < float64(pkg.MinTokenExpiration))
+	})
+	if !below {
+		return ""
+	}
+	return "converter-refuses-configmap-expiration-below-600"
+}
+
+// exactEntry: the watched ConfigMap has an entry for exactly the Pod's namespace and
+// ServiceAccount, the one the webhook's GetCommonConfigurations reads.
+func exactEntry(c *Case, f WebhookFlags) bool {
+	entries, ok := configMapEntries(c.ConfigMap)
+	if !f.WatchConfigMap || !ok {
+		return false
+	}
+	_, found := entries[c.Namespace+"/"+policySAName(c.Pod)]
+	return found
 }

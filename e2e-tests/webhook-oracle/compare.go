@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 )
 
@@ -20,6 +22,8 @@ type Oracle struct {
 	Settings SettingsFunc
 	// RandSeed seeds the webhook's token-expiration jitter (handler.NewModifier's rand).
 	RandSeed int64
+	// Converted: Settings is the converter, so classes of the built-in step do not apply.
+	Converted bool
 }
 
 func same(a, b Outcome) bool {
@@ -30,7 +34,7 @@ func same(a, b Outcome) bool {
 func (o *Oracle) Check(c *Case) (Verdict, error) {
 	settings, err := o.Settings(WebhookConfig{Flags: c.Flags, ConfigMap: c.ConfigMap, Identities: c.Identities})
 	if err != nil {
-		return Verdict{}, fmt.Errorf("settings: %v", err)
+		return Verdict{}, fmt.Errorf("settings: %w", err)
 	}
 	policy, err := o.Engine.Evaluate(c, settings)
 	if err != nil {
@@ -49,7 +53,7 @@ func (o *Oracle) Check(c *Case) (Verdict, error) {
 	}
 	var applied []Class
 	for _, class := range Classes {
-		if class.Applies(c, f) {
+		if class.Applies(c, f) && !(class.BuiltInSettings && o.Converted) {
 			applied = append(applied, class)
 		}
 	}
@@ -162,13 +166,17 @@ func projected(pod map[string]any, volume string) map[string]any {
 }
 
 func tokenExpiration(pod map[string]any, volume string) (float64, bool) {
-	seconds, ok := projected(pod, volume)["expirationSeconds"].(float64)
-	return seconds, ok
+	number, ok := projected(pod, volume)["expirationSeconds"].(json.Number)
+	if !ok {
+		return 0, false
+	}
+	seconds, err := number.Float64()
+	return seconds, err == nil
 }
 
 func setTokenExpiration(pod map[string]any, volume string, seconds float64) {
 	if token := projected(pod, volume); token != nil {
-		token["expirationSeconds"] = seconds
+		token["expirationSeconds"] = json.Number(strconv.FormatInt(int64(seconds), 10))
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -97,7 +98,33 @@ func (g gen) flags(c *Case, prefix string) []string {
 		add(0.3, "container-credentials-full-uri", "http://169.254.170.23/v1/credentials", "http://[fd00:ec2::23]/v1/credentials", "https://agent.example:8443/creds")
 	}
 	g.r.Shuffle(len(flags), func(i, j int) { flags[i], flags[j] = flags[j], flags[i] })
+	for i, flag := range flags {
+		// pflag's other spellings of the same flags: a bare bool, a value as the next argument.
+		if flag == "--sts-regional-endpoint=true" && g.chance(0.5) {
+			flags[i] = "--sts-regional-endpoint"
+		}
+	}
+	if len(flags) == 0 {
+		flags = nil
+	} else if name, value, ok := strings.Cut(g.pick(flags), "="); ok && g.chance(0.3) && name != "--sts-regional-endpoint" && value != "" {
+		flags = append(slices.DeleteFunc(flags, func(f string) bool { return f == name+"="+value }), name, value)
+	}
+	// Flags that do not shape a mutation, as real Deployments carry them: the converter lists
+	// them as not carried, and they must change nothing.
+	for _, noise := range serverFlags {
+		if g.chance(0.15) {
+			flags = append(flags, noise...)
+		}
+	}
 	return flags
+}
+
+// serverFlags are the webhook's flags for its own server, the cluster connection and logging.
+var serverFlags = [][]string{
+	{"--port=8443"}, {"--metrics-port", "9999"}, {"--tls-cert=/etc/webhook/certs/tls.crt"},
+	{"--tls-key=/etc/webhook/certs/tls.key"}, {"--in-cluster=false"}, {"--namespace=kube-system"},
+	{"--service-name=pod-identity-webhook"}, {"--resync-period=30s"}, {"-v=4"}, {"--logtostderr"},
+	{"--enable-debugging-handlers"}, {"--tls-min-version=1.2"},
 }
 
 // configMap is the pod-identity-webhook ConfigMap's `config`: entries by "<namespace>/<name>",

@@ -6,6 +6,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -25,8 +26,9 @@ func main() {
 	replay := flag.String("replay", "", "run one case file alone and show both Pods")
 	failures := flag.String("failures", "webhook-oracle-failures", "where failing cases are written")
 	webhookDir := flag.String("webhook-dir", "", "the webhook module's directory, for its fixtures (default: go list -m, in the current directory)")
-	converter := flag.String("converter", "", "a command replacing PolicySettings: WebhookConfig JSON on stdin, settings JSON on stdout")
+	converter := flag.String("converter", "", "webhook-migrate's path: its `convert --settings-only` replaces PolicySettings (the converter's proof of equality)")
 	randSeed := flag.Int64("rand-seed", 1, "the seed of the webhook's jitter rand")
+	sideBySide := flag.Bool("side-by-side", false, "also measure what each side adds to Pods the other already mutated (docs/migration.md)")
 	flag.Parse()
 	if *engine == "" || *module == "" {
 		fmt.Fprintln(os.Stderr, "webhook-oracle: -engine and -policy are required")
@@ -46,7 +48,8 @@ func main() {
 	defer eng.Close()
 	oracle := &Oracle{Engine: eng, Settings: PolicySettings, RandSeed: *randSeed}
 	if *converter != "" {
-		oracle.Settings = ConverterCommand(strings.Fields(*converter))
+		oracle.Settings = ConverterCommand(*converter)
+		oracle.Converted = true
 	}
 	if *replay != "" {
 		os.Exit(replayCase(oracle, *replay))
@@ -62,16 +65,22 @@ func main() {
 	failed := 0
 	start := time.Now()
 	fmt.Printf("webhook-oracle: %s (%s) against the policy with %s\n", webhookModule, filepath.Base(*webhookDir), *engine)
-	fixtures, classes, fixtureFailures, err := RunFixtures(oracle, *webhookDir)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "webhook-oracle: fixtures: %v\n", err)
-		os.Exit(2)
+	if *converter == "" {
+		// The fixtures run with the webhook's test configuration (not a deployment's flags):
+		// once, with the built-in settings step.
+		fixtures, classes, fixtureFailures, err := RunFixtures(oracle, *webhookDir)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "webhook-oracle: fixtures: %v\n", err)
+			os.Exit(2)
+		}
+		for _, f := range fixtureFailures {
+			fmt.Printf("FAIL fixture %s\n", f)
+		}
+		failed += len(fixtureFailures)
+		fmt.Printf("the webhook's fixtures: %d, %d failing; classes: %s\n", fixtures, len(fixtureFailures), tally(classes))
+	} else {
+		fmt.Printf("settings by the converter: %s convert --settings-only\n", *converter)
 	}
-	for _, f := range fixtureFailures {
-		fmt.Printf("FAIL fixture %s\n", f)
-	}
-	failed += len(fixtureFailures)
-	fmt.Printf("the webhook's fixtures: %d, %d failing; classes: %s\n", fixtures, len(fixtureFailures), tally(classes))
 
 	fmt.Printf("random cases: N=%d seed=%d (REFDIFF_N, REFDIFF_SEED)\n", *n, *seed)
 	counts := map[string]int{}
@@ -79,7 +88,10 @@ func main() {
 	for i := 0; i < *n; i++ {
 		c := Generate(*seed, i)
 		verdict, err := oracle.Check(c)
+		var refused *ConverterRefused
 		switch {
+		case errors.As(err, &refused) && refusalExplained(c, refused.Message) != "":
+			counts[refusalExplained(c, refused.Message)]++
 		case err != nil:
 			randomFailed++
 			c.Difference = "error: " + err.Error()
@@ -107,6 +119,12 @@ func main() {
 	fmt.Printf("random cases: %d identical, %d differing by documented classes, %d failing (%.1fs with the fixtures); classes: %s\n",
 		equal, *n-equal-randomFailed, randomFailed, time.Since(start).Seconds(), tally(counts))
 	failed += randomFailed
+	if *sideBySide {
+		if err := reportSideBySide(oracle, *seed, *n); err != nil {
+			fmt.Fprintf(os.Stderr, "webhook-oracle: side by side: %v\n", err)
+			failed++
+		}
+	}
 	if failed > 0 {
 		fmt.Printf("webhook-oracle: %d failures; CONTRIBUTING.md (The webhook as oracle) says how to read them\n", failed)
 		os.Exit(1)
@@ -180,4 +198,56 @@ func replayCase(o *Oracle, path string) int {
 		fmt.Println("# identical")
 	}
 	return 0
+}
+
+// reportSideBySide prints, for the same random cases, how often the policy adds something to a
+// Pod the webhook mutated, and the webhook to a Pod the policy mutated, by the documented classes
+// the case shows on its own (docs/migration.md quotes it): where both decide alike, the second
+// adds nothing.
+func reportSideBySide(o *Oracle, seed int64, n int) error {
+	orders := [2]map[string]int{{}, {}}
+	skipped, measured := 0, 0
+	for i := 0; i < n; i++ {
+		c := Generate(seed, i)
+		afterWebhook, afterPolicy, err := o.SideBySide(c)
+		var refused *ConverterRefused
+		if errors.As(err, &refused) {
+			skipped++
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %v", c.Name, err)
+		}
+		verdict, err := o.Check(c)
+		if err != nil {
+			return fmt.Errorf("%s: %v", c.Name, err)
+		}
+		why := strings.Join(verdict.Classes, " + ")
+		if why == "" {
+			why = "no documented difference"
+		}
+		measured++
+		for k, added := range []string{afterWebhook, afterPolicy} {
+			if added == "" {
+				continue
+			}
+			orders[k][why]++
+			if len(verdict.Classes) == 0 {
+				// Both decide alike, so the second must find everything in place.
+				return fmt.Errorf("%s: the second adds %s to what the first wrote, though both decide alike", c.Name, added)
+			}
+		}
+	}
+	fmt.Printf("side by side, N=%d seed=%d (%d the converter refuses left out):\n", measured, seed, skipped)
+	for k, title := range []string{"the webhook first, then the policy adds something", "the policy first, then the webhook adds something"} {
+		total := 0
+		for _, count := range orders[k] {
+			total += count
+		}
+		fmt.Printf("  %s: %d of %d Pods; where the case shows\n", title, total, measured)
+		for _, why := range sortedKeys(orders[k]) {
+			fmt.Printf("    %5d  %s\n", orders[k][why], why)
+		}
+	}
+	return nil
 }

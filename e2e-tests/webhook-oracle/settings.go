@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -21,28 +24,66 @@ type WebhookConfig struct {
 }
 
 // SettingsFunc is the "webhook configuration → policy settings" step. PolicySettings is the one
-// built in; `-converter CMD` replaces it with a command (issue 30's converter) that reads a
-// WebhookConfig as JSON on stdin and prints the settings as JSON.
+// built in; `-converter PATH` replaces it with the project's converter (webhook-migrate), so that
+// the webhook configured with the originals and the policy with the converted settings are
+// compared (issue 30's proof of equality).
 type SettingsFunc func(WebhookConfig) (map[string]any, error)
 
-// ConverterCommand runs argv as the settings step.
-func ConverterCommand(argv []string) SettingsFunc {
+// ConverterRefused is the converter's refusal of an input (exit 1): a case the converter cannot
+// carry over, reported with its message rather than compared.
+type ConverterRefused struct{ Message string }
+
+func (r *ConverterRefused) Error() string { return "the converter refuses it: " + r.Message }
+
+// ConverterCommand runs `webhook-migrate convert --settings-only` on the configuration as a user
+// would hand it over: the ConfigMap as a manifest in the webhook's namespace, the identities file
+// with --identities, the flags after `--`.
+func ConverterCommand(path string) SettingsFunc {
 	return func(cfg WebhookConfig) (map[string]any, error) {
-		input, err := json.Marshal(cfg)
+		f, err := ParseWebhookFlags(cfg.Flags)
 		if err != nil {
 			return nil, err
 		}
-		cmd := exec.Command(argv[0], argv[1:]...)
-		cmd.Stdin = bytes.NewReader(input)
+		dir, err := os.MkdirTemp("", "webhook-oracle-convert-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		args := []string{"convert", "--settings-only"}
+		if f.WatchConfigMap && cfg.ConfigMap != "" {
+			manifest, err := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+				"metadata": map[string]any{"name": "pod-identity-webhook", "namespace": f.Namespace},
+				"data":     map[string]any{"config": cfg.ConfigMap}})
+			if err != nil {
+				return nil, err
+			}
+			file := filepath.Join(dir, "configmap.json")
+			if err := os.WriteFile(file, manifest, 0o644); err != nil {
+				return nil, err
+			}
+			args = append(args, file)
+		}
+		if f.CCConfigPath != "" {
+			file := filepath.Join(dir, "identities.json")
+			if err := os.WriteFile(file, cfg.Identities, 0o644); err != nil {
+				return nil, err
+			}
+			args = append(args, "--identities", file)
+		}
+		cmd := exec.Command(path, append(append(args, "--"), cfg.Flags...)...)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		output, err := cmd.Output()
+		var exit *exec.ExitError
+		if errors.As(err, &exit) && exit.ExitCode() == 1 {
+			return nil, &ConverterRefused{strings.TrimSpace(stderr.String())}
+		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: %v: %s", argv[0], err, strings.TrimSpace(stderr.String()))
+			return nil, fmt.Errorf("%s: %v: %s", path, err, strings.TrimSpace(stderr.String()))
 		}
 		var settings map[string]any
 		if err := json.Unmarshal(output, &settings); err != nil {
-			return nil, fmt.Errorf("%s printed no settings object: %v", argv[0], err)
+			return nil, fmt.Errorf("%s printed no settings object: %v", path, err)
 		}
 		return settings, nil
 	}

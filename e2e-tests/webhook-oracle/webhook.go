@@ -65,6 +65,16 @@ func ParseWebhookFlags(args []string) (WebhookFlags, error) {
 	fs.StringVar(&f.CCVolumeName, "container-credentials-token-volume-name", "eks-pod-identity-token", "")
 	fs.StringVar(&f.CCTokenPath, "container-credentials-token-path", "eks-pod-identity-token", "")
 	fs.StringVar(&f.CCFullURI, "container-credentials-full-uri", "http://169.254.170.23/v1/credentials", "")
+	// The flags that never reach MutatePod (main.go's server, cluster connection, klog) are
+	// accepted and ignored, as the webhook accepts them.
+	for _, name := range []string{"port", "metrics-port", "tls-cert", "tls-key", "tls-cipher-suites",
+		"tls-min-version", "service-name", "tls-secret", "kubeconfig", "kube-api", "resync-period"} {
+		fs.String(name, "", "")
+	}
+	for _, name := range []string{"in-cluster", "enable-debugging-handlers", "logtostderr"} {
+		fs.Bool(name, false, "")
+	}
+	fs.StringP("v", "v", "0", "")
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}
