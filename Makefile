@@ -1,6 +1,6 @@
 # aws-pod-identity-policy — the targets Kubewarden policy users expect.
 #   make run          build and evaluate the example Pod (examples/), readable output
-#   make test         fmt, lint, unit + golden tests, e2e suite, webhook oracle, cluster suite (what CI runs)
+#   make test         fmt, lint, unit + golden tests, e2e suite, webhook oracle + converter proof, SDK and cluster suites (what CI runs)
 #   make e2e-tests    the bats suite, with the real kwctl when it is on PATH, else policy-host
 #   make cluster-test the real-cluster suite: etcd + kube-apiserver + policy-server, faults included
 #   make sdk-test     the credential-chain suite: real AWS SDKs on what the policy injects (root)
