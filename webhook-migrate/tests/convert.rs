@@ -8,7 +8,7 @@ use std::process::Command;
 
 use webhook_migrate::flags;
 use webhook_migrate::render::{self, Target};
-use webhook_migrate::{Inputs, convert};
+use webhook_migrate::{Conversion, Inputs, convert};
 
 fn testdata(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -329,13 +329,8 @@ fn configmap_entries_are_written_as_the_webhook_reads_them() {
             "\n"
         )
     );
-    let subjects: Vec<&str> = conversion
-        .notes
-        .iter()
-        .map(|n| n.subject.as_str())
-        .collect();
     assert_eq!(
-        subjects,
+        note_subjects(&conversion),
         [
             "--watch-config-map",
             "cm.yaml: ConfigMap eks/pod-identity-webhook: data.config \"a/b\".Extra",
@@ -615,13 +610,8 @@ fn from_a_dump_of_every_deployment_and_configuration_the_webhooks_are_picked() {
         render::settings_json(&conversion).unwrap(),
         "{\"awsDefaultRegion\":\"eu-west-1\"}\n"
     );
-    let subjects: Vec<&str> = conversion
-        .notes
-        .iter()
-        .map(|n| n.subject.as_str())
-        .collect();
     assert_eq!(
-        subjects,
+        note_subjects(&conversion),
         [
             "dump.yaml: Deployment kube-system/coredns (ignored)",
             "1 other ConfigMap(s) (ignored)",
@@ -641,4 +631,13 @@ fn from_a_dump_of_every_deployment_and_configuration_the_webhooks_are_picked() {
         convert(&two),
         Err("2 Deployments given (d.yaml: Deployment a, d.yaml: Deployment b): cannot tell which is the webhook's; give it alone".to_owned())
     );
+}
+
+/// What each note of a conversion is about, in order.
+fn note_subjects(conversion: &Conversion) -> Vec<&str> {
+    conversion
+        .notes
+        .iter()
+        .map(|n| n.subject.as_str())
+        .collect()
 }
