@@ -82,7 +82,11 @@ func main() {
 		fmt.Printf("settings by the converter: %s convert --settings-only\n", *converter)
 	}
 
-	fmt.Printf("random cases: N=%d seed=%d (REFDIFF_N, REFDIFF_SEED)\n", *n, *seed)
+	knobs := "REFDIFF_N, REFDIFF_SEED"
+	if *converter != "" {
+		knobs = "MIGRATION_N, MIGRATION_SEED"
+	}
+	fmt.Printf("random cases: N=%d seed=%d (make's %s)\n", *n, *seed, knobs)
 	counts := map[string]int{}
 	equal, randomFailed := 0, 0
 	for i := 0; i < *n; i++ {
