@@ -66,6 +66,8 @@ pub struct Identity<'a> {
     /// Add `AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6` (container credentials,
     /// `ipv6EndpointMode`).
     pub ipv6_endpoint_mode: bool,
+    /// Add `AWS_EC2_METADATA_DISABLED=true` (`disableInstanceMetadata`, both modes).
+    pub disable_instance_metadata: bool,
     /// Where the role came from (web identity): `serviceaccount`, `mapping:<key>` or `pod`; for the
     /// audit trail.
     pub role_source: Option<String>,
@@ -300,6 +302,7 @@ impl<'a> Sources<'a> {
             region: region.unwrap_or(&settings.aws_default_region),
             session_name: false,
             ipv6_endpoint_mode: false,
+            disable_instance_metadata: settings.disable_instance_metadata,
             role_source: None,
         }
     }

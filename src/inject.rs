@@ -20,6 +20,8 @@ const SESSION_NAME: &str = "AWS_ROLE_SESSION_NAME";
 const STATIC_KEY: &str = "AWS_ACCESS_KEY_ID";
 /// What makes the Java SDKs take the IPv6 agent `[fd00:ec2::23]` (and IMDS at `[fd00:ec2::254]`).
 const ENDPOINT_MODE: &str = "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE";
+/// What makes the SDKs skip the instance metadata service, and so the node's role.
+const IMDS_DISABLED: &str = "AWS_EC2_METADATA_DISABLED";
 const SESSION_NAME_ENTRY: &str = "{\"name\":\"AWS_ROLE_SESSION_NAME\",\"valueFrom\":{\"fieldRef\":{\"fieldPath\":\"metadata.name\"}}}";
 
 /// What applying an identity did, or would do, to a Pod.
@@ -208,7 +210,8 @@ impl<'r> Applying<'r> {
         // The reference leaves a container that already has everything exactly as it is, without
         // even adding the mount.
         let mode_defined = defined.endpoint_mode || !identity.ipv6_endpoint_mode;
-        if defined.pair && defined.region && defined.sts && mode_defined {
+        let imds_defined = defined.imds_disabled || !identity.disable_instance_metadata;
+        if defined.pair && defined.region && defined.sts && mode_defined && imds_defined {
             return Ok(());
         }
         self.report.conflicts.extend(drift);
@@ -331,6 +334,7 @@ struct EnvFacts<'e> {
     sts: bool,
     session_name: bool,
     endpoint_mode: bool,
+    imds_disabled: bool,
     /// The literal value of `AWS_ROLE_SESSION_NAME`, if set.
     session_value: Option<&'e str>,
     /// `AWS_ACCESS_KEY_ID` is set, to a non-empty value or from elsewhere (`valueFrom`).
@@ -352,6 +356,7 @@ impl<'e> EnvFacts<'e> {
             sts: has("AWS_STS_REGIONAL_ENDPOINTS"),
             session_name: session.is_some(),
             endpoint_mode: has(ENDPOINT_MODE),
+            imds_disabled: has(IMDS_DISABLED),
             session_value: session.and_then(value),
             static_keys: first_named(env, STATIC_KEY).is_some_and(|key| value(key) != Some("")),
             credential: credential_var.and_then(value),
@@ -397,6 +402,9 @@ fn env_additions(identity: &Identity, defined: &EnvFacts) -> (String, String) {
     }
     if identity.ipv6_endpoint_mode && !defined.endpoint_mode {
         entry(ENDPOINT_MODE, Some("IPv6"));
+    }
+    if identity.disable_instance_metadata && !defined.imds_disabled {
+        entry(IMDS_DISABLED, Some("true"));
     }
     (names, text)
 }

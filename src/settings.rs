@@ -36,6 +36,9 @@ pub struct Settings {
     /// Patterns (`*` = any run of characters) a resolved role must match; empty = any.
     pub allowed_role_arns: Vec<String>,
     pub role_session_name: RoleSessionName,
+    /// Also inject `AWS_EC2_METADATA_DISABLED=true` (both modes): the AWS SDKs for Java then fail
+    /// with their web-identity error instead of running as the node's role (docs/sdks.md).
+    pub disable_instance_metadata: bool,
     pub on_conflict: OnConflict,
     pub mode: PolicyMode,
 }
@@ -118,6 +121,7 @@ impl Default for Settings {
             allow_pod_role_arn: false,
             allowed_role_arns: Vec::new(),
             role_session_name: RoleSessionName::None,
+            disable_instance_metadata: false,
             on_conflict: OnConflict::Warn,
             mode: PolicyMode::Mutate,
         }
@@ -146,7 +150,7 @@ pub const SETTING_NAMES: &[&str] = &[
     "maxTokenExpiration", "tokenMountPath", "awsDefaultRegion", "stsRegionalEndpoints",
     "lookupServiceAccounts", "cacheServiceAccounts", "serviceAccountRoles",
     "containerCredentials", "allowPodRoleArn", "allowedRoleArns", "roleSessionName",
-    "onConflict", "mode"
+    "disableInstanceMetadata", "onConflict", "mode"
 ];
 
 /// The fields of `containerCredentials`.

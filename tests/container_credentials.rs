@@ -156,6 +156,24 @@ fn container_credentials_rules_give_their_exact_result() {
             ),
         ),
         (
+            "disableInstanceMetadata adds AWS_EC2_METADATA_DISABLED=true after the pair and the endpoint mode",
+            {
+                let mut settings = listed(
+                    json!({"fullUri": "http://[fd00:ec2::23]/v1/credentials", "ipv6EndpointMode": true}),
+                );
+                settings["disableInstanceMetadata"] = json!(true);
+                settings
+            },
+            create(pod(json!({}))),
+            vec![sa(json!({}))],
+            labelled(
+                pod(
+                    json!({"containers": [cc_container("app", [cc_pair("http://[fd00:ec2::23]/v1/credentials", CC_FILE), vec![env("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv6"), env("AWS_EC2_METADATA_DISABLED", "true")]].concat())], "volumes": [cc_volume(spread)]}),
+                ),
+                enabled(),
+            ),
+        ),
+        (
             "ipv6EndpointMode leaves a container's own AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE alone",
             listed(
                 json!({"fullUri": "http://[fd00:ec2::23]/v1/credentials", "ipv6EndpointMode": true}),

@@ -64,6 +64,7 @@ fn valid_settings_are_accepted() {
         json!({"containerCredentials": {"identities": [{"namespace": "a", "serviceAccount": "b"}, {"namespace": "a", "serviceAccount": "c"}],
             "fullUri": "http://[fd00:ec2::23]/v1/credentials", "audience": "pods.eks.amazonaws.com", "mountPath": "/x", "volumeName": "v", "tokenPath": "t"}}),
         json!({"containerCredentials": {}}),
+        json!({"disableInstanceMetadata": true, "containerCredentials": {}}),
     ] {
         assert_eq!(check(&settings), Ok(()), "{settings}");
     }
@@ -101,6 +102,10 @@ fn every_settings_mistake_is_rejected_naming_the_field() {
         (
             json!({"lookupServiceAccounts": "false"}),
             "lookupServiceAccounts: invalid type: string \"false\", expected a boolean",
+        ),
+        (
+            json!({"disableInstanceMetadata": "true"}),
+            "disableInstanceMetadata: invalid type: string \"true\", expected a boolean",
         ),
         (
             json!({"annotationPrefix": 1}),
@@ -336,7 +341,7 @@ fn a_wrong_type_deep_inside_a_mapping_names_its_whole_path() {
         ),
         (
             json!({"tokenExpirations": 1}),
-            "tokenExpirations: unknown field `tokenExpirations`, expected one of `annotationPrefix`, `tokenAudience`, `tokenExpiration`, `minTokenExpiration`, `maxTokenExpiration`, `tokenMountPath`, `awsDefaultRegion`, `stsRegionalEndpoints`, `lookupServiceAccounts`, `cacheServiceAccounts`, `serviceAccountRoles`, `containerCredentials`, `allowPodRoleArn`, `allowedRoleArns`, `roleSessionName`, `onConflict`, `mode`",
+            "tokenExpirations: unknown field `tokenExpirations`, expected one of `annotationPrefix`, `tokenAudience`, `tokenExpiration`, `minTokenExpiration`, `maxTokenExpiration`, `tokenMountPath`, `awsDefaultRegion`, `stsRegionalEndpoints`, `lookupServiceAccounts`, `cacheServiceAccounts`, `serviceAccountRoles`, `containerCredentials`, `allowPodRoleArn`, `allowedRoleArns`, `roleSessionName`, `disableInstanceMetadata`, `onConflict`, `mode`",
         ),
         (
             json!({"containerCredentials": {"identities": [{"namespace": "a", "serviceAccount": "b", "x": 1}]}}),

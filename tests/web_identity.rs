@@ -209,6 +209,19 @@ fn cases() -> Vec<Case> {
                         "volumeMounts": [{"name": "v", "mountPath": "/v", "recursiveReadOnly": "Enabled", "futureMountField": 2}, iam_mount()]}]},
                 "status": {"phase": "Pending"}}))),
         case("a Pod that already has everything is accepted without a mutation", create(default_injected()), vec![sa_with_role()], Unchanged),
+        case("disableInstanceMetadata adds AWS_EC2_METADATA_DISABLED=true after everything else", create(pod(json!({}))), vec![sa_with_role()],
+            Mutated(pod(json!({"containers": [injected("app", [vec![env("AWS_DEFAULT_REGION", "eu-west-1"), env("AWS_REGION", "eu-west-1")], web_pair(ROLE, TOKEN_FILE),
+                vec![json!({"name": "AWS_ROLE_SESSION_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}), env("AWS_EC2_METADATA_DISABLED", "true")]].concat())], "volumes": [iam_volume()]}))))
+            .settings(json!({"awsDefaultRegion": "eu-west-1", "roleSessionName": "podName", "disableInstanceMetadata": true})),
+        case("disableInstanceMetadata leaves a container's own AWS_EC2_METADATA_DISABLED alone", create(pod(json!({"containers": [{"name": "app", "image": "busybox", "env": [env("AWS_EC2_METADATA_DISABLED", "false")]}]}))), vec![sa_with_role()],
+            Mutated(pod(json!({"containers": [injected("app", [vec![env("AWS_EC2_METADATA_DISABLED", "false")], web_pair(ROLE, TOKEN_FILE)].concat())], "volumes": [iam_volume()]}))))
+            .settings(json!({"disableInstanceMetadata": true})),
+        case("with disableInstanceMetadata a container that defines all but AWS_EC2_METADATA_DISABLED gets it and the mount", create(pod(json!({"containers": [{"name": "app", "env": [env("AWS_ROLE_ARN", ROLE), env("AWS_DEFAULT_REGION", "r"), env("AWS_STS_REGIONAL_ENDPOINTS", "legacy")]}]}))), vec![sa_with_role()],
+            Mutated(pod(json!({"containers": [{"name": "app", "env": [env("AWS_ROLE_ARN", ROLE), env("AWS_DEFAULT_REGION", "r"), env("AWS_STS_REGIONAL_ENDPOINTS", "legacy"), env("AWS_EC2_METADATA_DISABLED", "true")], "volumeMounts": [iam_mount()]}], "volumes": [iam_volume()]}))))
+            .settings(json!({"disableInstanceMetadata": true})),
+        case("with disableInstanceMetadata a container that defines everything and the variable is left exactly as it is", create(pod(json!({"containers": [{"name": "app", "env": [env("AWS_ROLE_ARN", ROLE), env("AWS_DEFAULT_REGION", "r"), env("AWS_STS_REGIONAL_ENDPOINTS", "legacy"), env("AWS_EC2_METADATA_DISABLED", "true")]}]}))), vec![sa_with_role()],
+            Mutated(pod(json!({"containers": [{"name": "app", "env": [env("AWS_ROLE_ARN", ROLE), env("AWS_DEFAULT_REGION", "r"), env("AWS_STS_REGIONAL_ENDPOINTS", "legacy"), env("AWS_EC2_METADATA_DISABLED", "true")]}], "volumes": [iam_volume()]}))))
+            .settings(json!({"disableInstanceMetadata": true})),
         // §6 Responses
         case("the same warning is given once", create(with_annotations(pod(json!({})), json!({"eks.amazonaws.com/token-expiration": "-1"}))), vec![sa(json!({"eks.amazonaws.com/role-arn": "bad"}))],
             Mutated(with_annotations(pod(json!({"containers": [injected("app", web_pair("bad", TOKEN_FILE))], "volumes": [token_volume("aws-iam-token", Some("sts.amazonaws.com"), 600, "token")]})), json!({"eks.amazonaws.com/token-expiration": "-1"}))))
