@@ -310,4 +310,23 @@ CASES = [
           # Java v1's region lookup does not follow the variable: it asks at 169.254.169.254.
           "java-v1": Ok(GLOBAL, via="agent", agent=AGENT_V6, imds=("region",))},
          sa_annotations={}),
+    # disableInstanceMetadata (issue 28 item 4): AWS_EC2_METADATA_DISABLED=true keeps every SDK off the
+    # instance metadata service, so Java's chains end in an error instead of the node's role.
+    Case("disableInstanceMetadata", {**REGIONAL_SETTINGS, "disableInstanceMetadata": True}, pod("app"),
+         every(Ok(REGIONAL))),
+    Case("disableInstanceMetadata, container credentials",
+         {**REGIONAL_SETTINGS, "disableInstanceMetadata": True,
+          "containerCredentials": {"identities": [{"namespace": "team-a", "serviceAccount": "agent"}]}},
+         pod("agent", sa="agent"), every(Ok(REGIONAL, via="agent")), sa_annotations={}),
+    Case("disableInstanceMetadata, Java without the sts module",
+         {**REGIONAL_SETTINGS, "disableInstanceMetadata": True}, pod("app"),
+         {"java-v2-no-sts": Fails("To use web identity tokens, the 'sts' service module must be on the class path"),
+          "java-v1-no-sts": Fails("To use assume role profiles the aws-java-sdk-sts module must be on the class path")}),
+    Case("disableInstanceMetadata, the trust policy names another ServiceAccount",
+         {**REGIONAL_SETTINGS, "disableInstanceMetadata": True}, pod("app"),
+         every(Fails("Not authorized to perform sts:AssumeRoleWithWebIdentity", "AccessDenied", REGIONAL)),
+         sa_annotations={"eks.amazonaws.com/role-arn": role("team-b-reader")}),
+    # Its cost: without a region in the env, the SDKs that took the node's no longer find one.
+    Case("disableInstanceMetadata, no region", {"disableInstanceMetadata": True}, pod("app"),
+         {**NO_REGION, **NO_REGION_IMDS_OFF}),
 ]
